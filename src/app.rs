@@ -1,0 +1,269 @@
+//! The Lambda handler: route, authenticate, decode, call the service, answer.
+//! Every path ends in a response (errors become problems), and every request
+//! ends in one summary log line without personal data.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use lambda_http::http::header::{CONTENT_TYPE, ETAG, LOCATION};
+use lambda_http::http::{HeaderValue, StatusCode};
+use lambda_http::{Body, Request, RequestExt, Response};
+use serde_json::{Map, Value, json};
+
+use crate::auth::Keys;
+use crate::body::{self, MAX_BODY_BYTES};
+use crate::config::Config;
+use crate::error::{ACCEPT_PATCH, ApiError};
+use crate::fields::{self, Access};
+use crate::item::{self, Stored};
+use crate::patch::{self, PatchError};
+use crate::precondition::{self, IfMatch};
+use crate::router::{self, Action};
+use crate::service::{self, Customers};
+use crate::store::Calls;
+use crate::validate::{self, FieldError, Nulls, Violation};
+
+pub struct App {
+    pub config: Config,
+    pub keys: Keys,
+    pub customers: Customers,
+}
+
+/// Per-request context: the id echoed in problems and logs, and the count of
+/// DynamoDB calls (tests assert it; the summary line reports it).
+pub struct RequestCtx {
+    pub request_id: String,
+    pub calls: Calls,
+}
+
+impl RequestCtx {
+    pub fn new(request_id: String) -> Self {
+        RequestCtx {
+            request_id,
+            calls: Calls::default(),
+        }
+    }
+
+    pub fn for_request(req: &Request) -> Self {
+        let id = req
+            .lambda_context_ref()
+            .map(|c| c.request_id.clone())
+            .filter(|id| !id.is_empty())
+            .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+        RequestCtx::new(id)
+    }
+}
+
+pub async fn handle(app: Arc<App>, req: Request) -> Response<Body> {
+    let ctx = RequestCtx::for_request(&req);
+    handle_with(&app, req, &ctx).await
+}
+
+pub async fn handle_with(app: &App, req: Request, ctx: &RequestCtx) -> Response<Body> {
+    let started = Instant::now();
+    let method = req.method().clone();
+    let action = router::route(&method, req.uri().path());
+    let (route, customer_id) = match &action {
+        Ok(a) => (a.route(), a.customer_id().map(str::to_owned)),
+        Err(_) => ("-", None),
+    };
+    let result = match action {
+        Ok(a) => serve(app, &req, a, ctx).await,
+        Err(e) => Err(e),
+    };
+    let (response, code) = match result {
+        Ok(r) => (r, ""),
+        Err(e) => (e.to_response(&ctx.request_id), e.code()),
+    };
+    tracing::info!(
+        requestId = %ctx.request_id,
+        method = %method,
+        route,
+        customerId = customer_id.as_deref().unwrap_or(""),
+        status = response.status().as_u16(),
+        code,
+        durationMs = started.elapsed().as_secs_f64() * 1000.0,
+        dynamodbCalls = ctx.calls.get(),
+        "request"
+    );
+    response
+}
+
+fn content_type(req: &Request) -> Result<Option<&str>, ApiError> {
+    match req.headers().get(CONTENT_TYPE) {
+        None => Ok(None),
+        Some(v) => v
+            .to_str()
+            .map(Some)
+            .map_err(|_| ApiError::UnsupportedMediaType {
+                accept: ACCEPT_PATCH,
+                patch: true,
+            }),
+    }
+}
+
+fn read_body(req: &Request) -> Result<&[u8], ApiError> {
+    let bytes = body::bytes(req.body());
+    if bytes.len() > MAX_BODY_BYTES {
+        return Err(ApiError::PayloadTooLarge);
+    }
+    Ok(bytes)
+}
+
+async fn serve(
+    app: &App,
+    req: &Request,
+    action: Action,
+    ctx: &RequestCtx,
+) -> Result<Response<Body>, ApiError> {
+    app.keys.authorize(req.headers(), action.scope()).await?;
+    let calls = &ctx.calls;
+    match action {
+        Action::Get(id) => {
+            let s = app.customers.get(calls, &id).await?;
+            Ok(customer_response(StatusCode::OK, &s))
+        }
+        Action::Create => {
+            let doc = create_doc(req)?;
+            let s = app.customers.create(calls, doc).await?;
+            let mut r = customer_response(StatusCode::CREATED, &s);
+            let location = format!("/v1/customers/{}", s.customer_id());
+            if let Ok(v) = HeaderValue::from_str(&location) {
+                r.headers_mut().insert(LOCATION, v);
+            }
+            Ok(r)
+        }
+        Action::Patch(id) => {
+            let if_match = required_if_match(app, req)?;
+            let bytes = read_body(req)?;
+            let mode =
+                body::patch_mode(content_type(req)?).ok_or(ApiError::UnsupportedMediaType {
+                    accept: ACCEPT_PATCH,
+                    patch: true,
+                })?;
+            if bytes.iter().all(u8::is_ascii_whitespace) {
+                return Err(ApiError::EmptyPatch);
+            }
+            let value = body::parse_json(bytes).map_err(ApiError::InvalidJson)?;
+            let p = patch::parse(&value, mode, &app.config.strategies, &service::today()).map_err(
+                |e| match e {
+                    PatchError::NotObject => {
+                        ApiError::InvalidJson("The body must be a JSON object.".into())
+                    }
+                    PatchError::Empty => ApiError::EmptyPatch,
+                    PatchError::Invalid(errs) => ApiError::Invalid(errs),
+                },
+            )?;
+            let s = app.customers.patch(calls, &id, &p, &if_match).await?;
+            Ok(customer_response(StatusCode::OK, &s))
+        }
+        Action::Delete(id) => {
+            let if_match = required_if_match(app, req)?;
+            app.customers.delete(calls, &id, &if_match).await?;
+            let mut r = Response::new(Body::Empty);
+            *r.status_mut() = StatusCode::NO_CONTENT;
+            Ok(r)
+        }
+    }
+}
+
+fn required_if_match(app: &App, req: &Request) -> Result<IfMatch, ApiError> {
+    let m = precondition::parse(req.headers());
+    if app.config.require_if_match && !m.is_present() {
+        return Err(ApiError::PreconditionRequired);
+    }
+    Ok(m)
+}
+
+/// POST body: `customerId` plus any writable member; `null` means unset.
+fn create_doc(req: &Request) -> Result<Map<String, Value>, ApiError> {
+    let bytes = read_body(req)?;
+    if !body::is_json(content_type(req)?) {
+        return Err(ApiError::UnsupportedMediaType {
+            accept: "application/json",
+            patch: false,
+        });
+    }
+    let value = body::parse_json(bytes).map_err(ApiError::InvalidJson)?;
+    let Value::Object(map) = value else {
+        return Err(ApiError::InvalidJson(
+            "The body must be a JSON object.".into(),
+        ));
+    };
+    let customer_id = match map.get("customerId") {
+        Some(Value::String(s)) => validate::check_customer_id(s)
+            .map(|()| s.clone())
+            .map_err(|m| ApiError::InvalidCustomerId(m, Value::String(s.clone())))?,
+        Some(other) => {
+            return Err(ApiError::InvalidCustomerId(
+                "must be a string".into(),
+                other.clone(),
+            ));
+        }
+        None => {
+            return Err(ApiError::InvalidCustomerId(
+                "is required".into(),
+                Value::Null,
+            ));
+        }
+    };
+    let ctx = service::today();
+    let mut errs: Vec<FieldError> = Vec::new();
+    let now = service::now();
+    let mut doc = Map::new();
+    doc.insert("id".into(), Value::String(uuid::Uuid::new_v4().to_string()));
+    doc.insert("customerId".into(), Value::String(customer_id));
+    for (name, v) in &map {
+        if name == "customerId" {
+            continue;
+        }
+        let Some(field) = fields::lookup(fields::CUSTOMER, name) else {
+            errs.push(FieldError::new(
+                Violation::Unknown,
+                name,
+                "is not a known member",
+                v,
+            ));
+            continue;
+        };
+        if field.access != Access::Writable {
+            errs.push(FieldError::new(
+                Violation::ReadOnly,
+                name,
+                "is read-only",
+                v,
+            ));
+            continue;
+        }
+        if v.is_null() {
+            continue;
+        }
+        if let Some(mut clean) = validate::value(field.kind, v, name, Nulls::Drop, &ctx, &mut errs)
+        {
+            patch::prune(&mut clean);
+            let empty = matches!(&clean, Value::Object(o) if o.is_empty())
+                || matches!(&clean, Value::Array(a) if a.is_empty());
+            if !empty {
+                doc.insert(name.clone(), clean);
+            }
+        }
+    }
+    if !errs.is_empty() {
+        return Err(ApiError::Invalid(errs));
+    }
+    doc.insert("createdAt".into(), Value::String(now.clone()));
+    doc.insert("updatedAt".into(), Value::String(now));
+    Ok(doc)
+}
+
+fn customer_response(status: StatusCode, s: &Stored) -> Response<Body> {
+    let body = json!({ "data": item::view(&s.doc) });
+    let mut r = Response::new(Body::Text(body.to_string()));
+    *r.status_mut() = status;
+    let h = r.headers_mut();
+    h.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    if let Ok(v) = HeaderValue::from_str(&precondition::etag(s.version)) {
+        h.insert(ETAG, v);
+    }
+    r
+}

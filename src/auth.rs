@@ -1,0 +1,317 @@
+//! Bearer keys checked against SHA-256 hashes held in one SSM SecureString
+//! parameter (SPEC §6). Plaintext keys exist only in the request; the set of
+//! hashes is fetched at init, cached for a TTL, and served stale for a bounded
+//! time when SSM fails. Without a usable set every request is refused: the
+//! service fails closed.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use lambda_http::http::{HeaderMap, header};
+use serde::Deserialize;
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+use tokio::sync::Mutex;
+
+use crate::error::ApiError;
+
+pub const SCOPE_READ: &str = "customers:read";
+pub const SCOPE_WRITE: &str = "customers:write";
+
+/// Minimum spacing of SSM attempts after a failure, so an outage does not
+/// add an SSM timeout to every request.
+const RETRY_GAP: Duration = Duration::from_secs(1);
+
+#[derive(Debug, Clone)]
+pub struct ApiKey {
+    pub id: String,
+    hash: [u8; 32],
+    pub scopes: Vec<String>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct KeySet {
+    keys: Vec<ApiKey>,
+}
+
+#[derive(Deserialize)]
+struct RawSet {
+    keys: Vec<RawKey>,
+}
+
+#[derive(Deserialize)]
+struct RawKey {
+    id: String,
+    sha256: String,
+    scopes: Vec<String>,
+}
+
+/// Parses the parameter's JSON. Errors never include the parameter's text.
+pub fn parse_keys(json: &str) -> Result<KeySet, String> {
+    let raw: RawSet = serde_json::from_str(json).map_err(|e| {
+        format!(
+            "keys parameter is not the expected JSON (line {}, column {})",
+            e.line(),
+            e.column()
+        )
+    })?;
+    let mut keys = Vec::with_capacity(raw.keys.len());
+    for k in raw.keys {
+        let mut hash = [0u8; 32];
+        hex::decode_to_slice(k.sha256.trim(), &mut hash)
+            .map_err(|_| format!("key `{}` has a sha256 that is not 64 hex digits", k.id))?;
+        keys.push(ApiKey {
+            id: k.id,
+            hash,
+            scopes: k.scopes,
+        });
+    }
+    Ok(KeySet { keys })
+}
+
+pub fn sha256_hex(key: &str) -> String {
+    hex::encode(Sha256::digest(key.as_bytes()))
+}
+
+impl KeySet {
+    /// Finds the key whose hash matches, comparing in constant time against
+    /// every stored hash so timing tells nothing about which one matched.
+    pub fn find(&self, presented: &str) -> Option<&ApiKey> {
+        let digest = Sha256::digest(presented.as_bytes());
+        let mut found = None;
+        for k in &self.keys {
+            if bool::from(k.hash.ct_eq(digest.as_slice())) {
+                found = Some(k);
+            }
+        }
+        found
+    }
+
+    pub fn len(&self) -> usize {
+        self.keys.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.keys.is_empty()
+    }
+}
+
+/// The presented bearer key: exactly one `Authorization` header, scheme
+/// `Bearer` (any case), one RFC 6750 b64token.
+pub fn bearer(headers: &HeaderMap) -> Result<&str, ApiError> {
+    let mut values = headers.get_all(header::AUTHORIZATION).iter();
+    let (Some(value), None) = (values.next(), values.next()) else {
+        return Err(ApiError::Unauthorized(
+            "Send exactly one `Authorization: Bearer <key>` header.",
+        ));
+    };
+    let malformed = ApiError::Unauthorized("The Authorization header must be `Bearer <key>`.");
+    let text = value
+        .to_str()
+        .map_err(|_| ApiError::Unauthorized("The Authorization header must be `Bearer <key>`."))?;
+    let Some((scheme, token)) = text.split_once(' ') else {
+        return Err(malformed);
+    };
+    let token = token.trim_start_matches(' ');
+    let body = token.trim_end_matches('=');
+    let b64token = !body.is_empty()
+        && body.bytes().all(|c| {
+            c.is_ascii_alphanumeric() || matches!(c, b'-' | b'.' | b'_' | b'~' | b'+' | b'/')
+        });
+    if !scheme.eq_ignore_ascii_case("bearer") || !b64token {
+        return Err(malformed);
+    }
+    Ok(token)
+}
+
+#[derive(Default)]
+struct State {
+    set: Option<Arc<KeySet>>,
+    fetched_at: Option<Instant>,
+    failed_at: Option<Instant>,
+}
+
+/// Where the keys come from; SSM in production and in tests (moto).
+pub struct Keys {
+    ssm: aws_sdk_ssm::Client,
+    parameter: String,
+    ttl: Duration,
+    max_stale: Duration,
+    state: Mutex<State>,
+}
+
+impl Keys {
+    pub fn new(
+        ssm: aws_sdk_ssm::Client,
+        parameter: String,
+        ttl: Duration,
+        max_stale: Duration,
+    ) -> Self {
+        Keys {
+            ssm,
+            parameter,
+            ttl,
+            max_stale,
+            state: Mutex::new(State::default()),
+        }
+    }
+
+    async fn fetch(&self) -> Result<KeySet, String> {
+        let out = self
+            .ssm
+            .get_parameter()
+            .name(&self.parameter)
+            .with_decryption(true)
+            .send()
+            .await
+            .map_err(|e| {
+                use aws_sdk_ssm::error::ProvideErrorMetadata;
+                format!(
+                    "SSM GetParameter failed: {}",
+                    e.code().unwrap_or("dispatch or timeout")
+                )
+            })?;
+        let value = out
+            .parameter
+            .and_then(|p| p.value)
+            .ok_or("SSM returned no parameter value")?;
+        parse_keys(&value)
+    }
+
+    /// Fetches now; used during init so warm requests make no SSM call.
+    pub async fn warm(&self) -> bool {
+        let mut st = self.state.lock().await;
+        self.refresh(&mut st).await
+    }
+
+    async fn refresh(&self, st: &mut State) -> bool {
+        let now = Instant::now();
+        match self.fetch().await {
+            Ok(set) => {
+                tracing::info!(keys = set.len(), "API keys loaded");
+                st.set = Some(Arc::new(set));
+                st.fetched_at = Some(now);
+                st.failed_at = None;
+                true
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "API keys could not be loaded");
+                st.failed_at = Some(now);
+                false
+            }
+        }
+    }
+
+    /// The key set to check against: cached while fresh, refreshed when due,
+    /// the last good one while within the staleness bound, else none.
+    pub async fn current(&self) -> Result<Arc<KeySet>, ApiError> {
+        let mut st = self.state.lock().await;
+        let now = Instant::now();
+        let age = st.fetched_at.map(|t| now.duration_since(t));
+        if let (Some(set), Some(age)) = (&st.set, age)
+            && age < self.ttl
+        {
+            return Ok(set.clone());
+        }
+        let may_try = st
+            .failed_at
+            .is_none_or(|t| now.duration_since(t) >= RETRY_GAP);
+        if may_try
+            && self.refresh(&mut st).await
+            && let Some(set) = &st.set
+        {
+            return Ok(set.clone());
+        }
+        match (&st.set, age) {
+            (Some(set), Some(age)) if age < self.max_stale => Ok(set.clone()),
+            _ => Err(ApiError::AuthUnavailable),
+        }
+    }
+
+    /// Authenticates the request and checks its scope; returns the key id.
+    pub async fn authorize(
+        &self,
+        headers: &HeaderMap,
+        scope: &'static str,
+    ) -> Result<String, ApiError> {
+        let token = bearer(headers)?;
+        let set = self.current().await?;
+        let key = set
+            .find(token)
+            .ok_or(ApiError::Unauthorized("The API key is not valid."))?;
+        if !key.scopes.iter().any(|s| s == scope) {
+            return Err(ApiError::InsufficientScope(scope));
+        }
+        Ok(key.id.clone())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use lambda_http::http::HeaderValue;
+
+    fn set() -> KeySet {
+        let json = format!(
+            r#"{{"keys":[{{"id":"w","sha256":"{}","scopes":["customers:read","customers:write"]}},{{"id":"r","sha256":"{}","scopes":["customers:read"]}}]}}"#,
+            sha256_hex("local-write-key"),
+            sha256_hex("local-read-key")
+        );
+        parse_keys(&json).unwrap()
+    }
+
+    #[test]
+    fn known_keys_are_found_unknown_are_not() {
+        let s = set();
+        assert_eq!(s.find("local-write-key").unwrap().id, "w");
+        assert_eq!(s.find("local-read-key").unwrap().id, "r");
+        assert!(s.find("local-write-kez").is_none());
+        assert!(s.find("").is_none());
+    }
+
+    #[test]
+    fn malformed_parameters_are_errors_without_echoing_content() {
+        assert!(
+            parse_keys("not json secret")
+                .unwrap_err()
+                .contains("line 1")
+        );
+        assert!(
+            !parse_keys("not json secret")
+                .unwrap_err()
+                .contains("secret")
+        );
+        assert!(parse_keys(r#"{"keys":[{"id":"a","sha256":"abc","scopes":[]}]}"#).is_err());
+        assert!(parse_keys(r#"{"nokeys":[]}"#).is_err());
+    }
+
+    fn headers(values: &[&str]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for v in values {
+            h.append(header::AUTHORIZATION, HeaderValue::from_str(v).unwrap());
+        }
+        h
+    }
+
+    #[test]
+    fn bearer_parsing() {
+        assert_eq!(bearer(&headers(&["Bearer abc"])).unwrap(), "abc");
+        assert_eq!(
+            bearer(&headers(&["bearer a-b.c_d~e+f/g=="])).unwrap(),
+            "a-b.c_d~e+f/g=="
+        );
+        for bad in [
+            "Basic abc",
+            "Bearer",
+            "Bearer ",
+            "Bearer a,b",
+            "Bearer a b",
+            "abc",
+            "Bearer ==",
+        ] {
+            assert!(bearer(&headers(&[bad])).is_err(), "{bad}");
+        }
+        assert!(bearer(&headers(&[])).is_err());
+        assert!(bearer(&headers(&["Bearer a", "Bearer a"])).is_err());
+    }
+}

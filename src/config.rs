@@ -1,0 +1,165 @@
+//! Configuration from the environment, read and validated once at start-up.
+//! A bad value stops the function with a message naming the variable, rather
+//! than failing request by request.
+
+use std::time::Duration;
+
+use crate::strategy::Strategies;
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub table_name: String,
+    pub api_keys_parameter: String,
+    pub keys_ttl: Duration,
+    pub keys_max_stale: Duration,
+    pub strategies: Strategies,
+    pub require_if_match: bool,
+    /// Each try of an SDK call (connect included).
+    pub attempt_timeout: Duration,
+    /// A whole SDK call, retries included.
+    pub operation_timeout: Duration,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("configuration: {var} {problem}")]
+pub struct ConfigError {
+    pub var: &'static str,
+    pub problem: String,
+}
+
+fn err(var: &'static str, problem: impl Into<String>) -> ConfigError {
+    ConfigError {
+        var,
+        problem: problem.into(),
+    }
+}
+
+fn required(
+    get: &impl Fn(&str) -> Option<String>,
+    var: &'static str,
+) -> Result<String, ConfigError> {
+    match get(var) {
+        Some(v) if !v.trim().is_empty() => Ok(v.trim().to_owned()),
+        _ => Err(err(var, "is required")),
+    }
+}
+
+fn number(
+    get: &impl Fn(&str) -> Option<String>,
+    var: &'static str,
+    default: u64,
+    min: u64,
+    max: u64,
+) -> Result<u64, ConfigError> {
+    let Some(raw) = get(var).filter(|v| !v.trim().is_empty()) else {
+        return Ok(default);
+    };
+    match raw.trim().parse::<u64>() {
+        Ok(n) if (min..=max).contains(&n) => Ok(n),
+        _ => Err(err(
+            var,
+            format!("must be a whole number from {min} to {max}, got `{raw}`"),
+        )),
+    }
+}
+
+impl Config {
+    pub fn from_env() -> Result<Config, ConfigError> {
+        Config::from_lookup(|k| std::env::var(k).ok())
+    }
+
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
+        let table_name = required(&get, "TABLE_NAME")?;
+        let api_keys_parameter = required(&get, "API_KEYS_PARAMETER")?;
+        let ttl = number(&get, "API_KEYS_TTL_SECONDS", 60, 1, 86_400)?;
+        let max_stale = number(&get, "API_KEYS_MAX_STALE_SECONDS", 300, 0, 86_400)?;
+        if max_stale < ttl {
+            return Err(err(
+                "API_KEYS_MAX_STALE_SECONDS",
+                format!("({max_stale}) must be at least API_KEYS_TTL_SECONDS ({ttl})"),
+            ));
+        }
+        let strategies = Strategies::parse(&get("PATCH_STRATEGY").unwrap_or_default())
+            .map_err(|e| err("PATCH_STRATEGY", e))?;
+        let require_if_match = match get("REQUIRE_IF_MATCH")
+            .unwrap_or_default()
+            .trim()
+            .to_ascii_lowercase()
+            .as_str()
+        {
+            "" | "false" | "0" => false,
+            "true" | "1" => true,
+            other => {
+                return Err(err(
+                    "REQUIRE_IF_MATCH",
+                    format!("must be true or false, got `{other}`"),
+                ));
+            }
+        };
+        let attempt_ms = number(&get, "SDK_ATTEMPT_TIMEOUT_MS", 1_000, 50, 60_000)?;
+        let operation_ms = number(&get, "SDK_OPERATION_TIMEOUT_MS", 3_000, 50, 120_000)?;
+        if operation_ms < attempt_ms {
+            return Err(err(
+                "SDK_OPERATION_TIMEOUT_MS",
+                "must be at least SDK_ATTEMPT_TIMEOUT_MS",
+            ));
+        }
+        Ok(Config {
+            table_name,
+            api_keys_parameter,
+            keys_ttl: Duration::from_secs(ttl),
+            keys_max_stale: Duration::from_secs(max_stale),
+            strategies,
+            require_if_match,
+            attempt_timeout: Duration::from_millis(attempt_ms),
+            operation_timeout: Duration::from_millis(operation_ms),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn cfg(pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let mut m: HashMap<String, String> = HashMap::from([
+            ("TABLE_NAME".into(), "t".into()),
+            ("API_KEYS_PARAMETER".into(), "/p".into()),
+        ]);
+        for (k, v) in pairs {
+            m.insert((*k).into(), (*v).into());
+        }
+        Config::from_lookup(|k| m.get(k).cloned())
+    }
+
+    #[test]
+    fn defaults() {
+        let c = cfg(&[]).unwrap();
+        assert_eq!(c.keys_ttl, Duration::from_secs(60));
+        assert_eq!(c.keys_max_stale, Duration::from_secs(300));
+        assert!(!c.require_if_match);
+        assert_eq!(c.strategies, Strategies::default());
+    }
+
+    #[test]
+    fn bad_values_name_the_variable() {
+        let e = cfg(&[("PATCH_STRATEGY", "address=sideways")]).unwrap_err();
+        assert_eq!(e.var, "PATCH_STRATEGY");
+        assert!(e.to_string().contains("sideways"));
+        assert_eq!(
+            cfg(&[("REQUIRE_IF_MATCH", "yes")]).unwrap_err().var,
+            "REQUIRE_IF_MATCH"
+        );
+        assert_eq!(
+            cfg(&[("API_KEYS_TTL_SECONDS", "-1")]).unwrap_err().var,
+            "API_KEYS_TTL_SECONDS"
+        );
+        assert_eq!(
+            cfg(&[("API_KEYS_TTL_SECONDS", "600")]).unwrap_err().var,
+            "API_KEYS_MAX_STALE_SECONDS"
+        );
+        let missing = Config::from_lookup(|_| None).unwrap_err();
+        assert_eq!(missing.var, "TABLE_NAME");
+    }
+}

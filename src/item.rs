@@ -1,0 +1,226 @@
+//! The DynamoDB layout, and the only place that converts between items and
+//! customers. One table, one string key `pk`:
+//!
+//! - `customer#<customerId>`: the customer; its members under their JSON
+//!   names, plus `version` (N) and `emailNorm` (S, when it holds an email).
+//! - `email#<normalized email>`: the sentinel that reserves an email, with
+//!   `owner` = the holder's `customerId`.
+
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use serde_json::{Map, Value};
+
+use crate::email;
+use crate::fields::{self, Kind};
+use crate::patch::prune;
+
+pub type Item = HashMap<String, AttributeValue>;
+
+/// Attribute names that are ours rather than the customer's.
+pub mod attr {
+    pub const PK: &str = "pk";
+    pub const KIND: &str = "kind";
+    pub const VERSION: &str = "version";
+    pub const EMAIL_NORM: &str = "emailNorm";
+    pub const OWNER: &str = "owner";
+}
+
+pub const CUSTOMER_KIND: &str = "customer";
+pub const EMAIL_KIND: &str = "email";
+
+pub fn customer_key(customer_id: &str) -> String {
+    format!("customer#{customer_id}")
+}
+
+pub fn email_key(norm: &str) -> String {
+    format!("email#{norm}")
+}
+
+pub fn key(pk: String) -> Item {
+    HashMap::from([(attr::PK.to_owned(), AttributeValue::S(pk))])
+}
+
+/// A customer as stored: the document in response names, minus nulls and
+/// empty containers, and its concurrency version.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Stored {
+    pub doc: Map<String, Value>,
+    pub version: u64,
+    pub email_norm: Option<String>,
+}
+
+impl Stored {
+    pub fn customer_id(&self) -> &str {
+        self.doc
+            .get("customerId")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+    }
+}
+
+pub fn to_attr(v: &Value) -> AttributeValue {
+    // A serde_json::Value always has a DynamoDB representation; the fallback
+    // only exists so no request can turn a conversion into a panic.
+    serde_dynamo::aws_sdk_dynamodb_1::to_attribute_value(v).unwrap_or(AttributeValue::Null(true))
+}
+
+fn from_attr(a: &AttributeValue) -> Option<Value> {
+    serde_dynamo::aws_sdk_dynamodb_1::from_attribute_value::<Value>(a.clone()).ok()
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("stored item is malformed: {0}")]
+pub struct Malformed(pub &'static str);
+
+pub fn stored_from_item(item: &Item) -> Result<Stored, Malformed> {
+    let version = match item.get(attr::VERSION) {
+        Some(AttributeValue::N(n)) => n.parse().map_err(|_| Malformed("version"))?,
+        _ => return Err(Malformed("version")),
+    };
+    let email_norm = match item.get(attr::EMAIL_NORM) {
+        Some(AttributeValue::S(s)) => Some(s.clone()),
+        _ => None,
+    };
+    let mut doc = Map::new();
+    for f in fields::CUSTOMER {
+        let Some(mut v) = item.get(f.name).and_then(from_attr) else {
+            continue;
+        };
+        prune(&mut v);
+        let empty = match &v {
+            Value::Null => true,
+            Value::Object(o) => o.is_empty(),
+            Value::Array(a) => a.is_empty(),
+            _ => false,
+        };
+        if !empty {
+            doc.insert(f.name.to_owned(), v);
+        }
+    }
+    if !doc.contains_key("customerId") {
+        return Err(Malformed("customerId"));
+    }
+    Ok(Stored {
+        doc,
+        version,
+        email_norm,
+    })
+}
+
+pub fn item_from_stored(s: &Stored) -> Item {
+    let mut item: Item = s.doc.iter().map(|(k, v)| (k.clone(), to_attr(v))).collect();
+    item.insert(
+        attr::PK.into(),
+        AttributeValue::S(customer_key(s.customer_id())),
+    );
+    item.insert(attr::KIND.into(), AttributeValue::S(CUSTOMER_KIND.into()));
+    item.insert(
+        attr::VERSION.into(),
+        AttributeValue::N(s.version.to_string()),
+    );
+    if let Some(n) = &s.email_norm {
+        item.insert(attr::EMAIL_NORM.into(), AttributeValue::S(n.clone()));
+    }
+    item
+}
+
+pub fn sentinel(norm: &str, owner: &str) -> Item {
+    HashMap::from([
+        (attr::PK.to_owned(), AttributeValue::S(email_key(norm))),
+        (attr::KIND.to_owned(), AttributeValue::S(EMAIL_KIND.into())),
+        (attr::OWNER.to_owned(), AttributeValue::S(owner.to_owned())),
+    ])
+}
+
+/// The normalized email a document holds, if any.
+pub fn email_norm_of(doc: &Map<String, Value>) -> Option<String> {
+    doc.get("email")
+        .and_then(Value::as_str)
+        .map(email::normalize)
+}
+
+/// The response shape: every member present, unset as `null` (`{}` for
+/// maps, `[]` for tags), nested objects with all their members.
+pub fn view(doc: &Map<String, Value>) -> Value {
+    Value::Object(view_fields(fields::CUSTOMER, doc))
+}
+
+fn view_fields(table: &'static [fields::Field], doc: &Map<String, Value>) -> Map<String, Value> {
+    let mut out = Map::new();
+    for f in table {
+        let v = doc.get(f.name);
+        let shown = match (f.kind, v) {
+            (Kind::Object(inner), Some(Value::Object(o))) => Value::Object(view_fields(inner, o)),
+            (Kind::Metadata | Kind::Details, None) => Value::Object(Map::new()),
+            (Kind::Tags, None) => Value::Array(Vec::new()),
+            (_, Some(v)) => v.clone(),
+            (_, None) => Value::Null,
+        };
+        out.insert(f.name.to_owned(), shown);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn round_trip_keeps_the_document() {
+        let Value::Object(doc) = json!({
+            "id": "1b4e28ba-2fa1-4d3b-a3f5-ef19b5a7633b",
+            "customerId": "c1",
+            "name": "N",
+            "address": {"city": "X", "country": "US"},
+            "metadata": {"name": "reserved word", "a.b": "dots"},
+            "tags": ["a", "b"],
+            "marketingConsent": false,
+            "notes": ""
+        }) else {
+            panic!()
+        };
+        let s = Stored {
+            doc,
+            version: 3,
+            email_norm: None,
+        };
+        let item = item_from_stored(&s);
+        assert_eq!(
+            item.get("pk"),
+            Some(&AttributeValue::S("customer#c1".into()))
+        );
+        assert_eq!(stored_from_item(&item).unwrap(), s);
+    }
+
+    #[test]
+    fn empty_maps_left_by_a_merge_read_as_unset() {
+        let mut item = item_from_stored(&Stored {
+            doc: Map::from_iter([("customerId".to_owned(), json!("c"))]),
+            version: 1,
+            email_norm: None,
+        });
+        item.insert("address".into(), AttributeValue::M(HashMap::new()));
+        let s = stored_from_item(&item).unwrap();
+        assert!(!s.doc.contains_key("address"));
+        assert_eq!(view(&s.doc)["address"], Value::Null);
+    }
+
+    #[test]
+    fn view_fills_every_member() {
+        let Value::Object(doc) = json!({"customerId": "c", "shipping": {"name": "S"}}) else {
+            panic!()
+        };
+        let v = view(&doc);
+        assert_eq!(v["metadata"], json!({}));
+        assert_eq!(v["tags"], json!([]));
+        assert_eq!(v["details"], json!({}));
+        assert_eq!(v["email"], Value::Null);
+        assert_eq!(
+            v["shipping"],
+            json!({"name": "S", "phone": null, "address": null})
+        );
+        assert_eq!(v.as_object().unwrap().len(), fields::CUSTOMER.len());
+    }
+}

@@ -1,0 +1,91 @@
+//! `If-Match` (SPEC §5): `*` or a list of entity tags, compared strongly
+//! against `"<version>"`.
+
+use lambda_http::http::HeaderMap;
+use lambda_http::http::header::IF_MATCH;
+
+use crate::expr::Expect;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IfMatch {
+    /// No header.
+    None,
+    /// `*`: the customer must exist.
+    Any,
+    /// The versions named by strong tags; tags that cannot be one of our
+    /// versions (weak, non-numeric) match nothing.
+    Versions(Vec<u64>),
+}
+
+pub fn etag(version: u64) -> String {
+    format!("\"{version}\"")
+}
+
+pub fn parse(headers: &HeaderMap) -> IfMatch {
+    let values: Vec<&str> = headers
+        .get_all(IF_MATCH)
+        .iter()
+        .map(|v| v.to_str().unwrap_or("\u{0}"))
+        .collect();
+    if values.is_empty() {
+        return IfMatch::None;
+    }
+    let tags: Vec<&str> = values
+        .iter()
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+        .collect();
+    if tags.contains(&"*") {
+        return IfMatch::Any;
+    }
+    let versions = tags
+        .iter()
+        .filter_map(|t| t.strip_prefix('"')?.strip_suffix('"')?.parse::<u64>().ok())
+        .collect();
+    IfMatch::Versions(versions)
+}
+
+impl IfMatch {
+    pub fn is_present(&self) -> bool {
+        !matches!(self, IfMatch::None)
+    }
+
+    pub fn matches(&self, version: u64) -> bool {
+        match self {
+            IfMatch::None | IfMatch::Any => true,
+            IfMatch::Versions(v) => v.contains(&version),
+        }
+    }
+
+    pub fn expect(&self) -> Expect {
+        match self {
+            IfMatch::None | IfMatch::Any => Expect::Exists,
+            IfMatch::Versions(v) => Expect::OneOf(v.iter().copied().take(100).collect()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use lambda_http::http::HeaderValue;
+
+    fn p(v: &str) -> IfMatch {
+        let mut h = HeaderMap::new();
+        h.insert(IF_MATCH, HeaderValue::from_str(v).unwrap());
+        parse(&h)
+    }
+
+    #[test]
+    fn parsing() {
+        assert_eq!(parse(&HeaderMap::new()), IfMatch::None);
+        assert_eq!(p("*"), IfMatch::Any);
+        assert_eq!(p("\"3\""), IfMatch::Versions(vec![3]));
+        assert_eq!(p("\"3\", \"5\""), IfMatch::Versions(vec![3, 5]));
+        assert_eq!(p("W/\"3\""), IfMatch::Versions(vec![]));
+        assert_eq!(p("3"), IfMatch::Versions(vec![]));
+        assert!(p("\"3\"").matches(3));
+        assert!(!p("\"3\"").matches(4));
+        assert_eq!(etag(12), "\"12\"");
+    }
+}

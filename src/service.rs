@@ -1,0 +1,335 @@
+//! The four operations on a customer, keeping the invariants of SPEC §3–§5:
+//! no lost update, one sentinel per held email (written in the same
+//! transaction as the customer), versions that only move on a real change.
+
+use std::time::Duration;
+
+use serde_json::{Map, Value};
+
+use crate::error::ApiError;
+use crate::expr::{self, EmailGuard, Expect};
+use crate::item::{self, Stored};
+use crate::patch::{self, Change, Patch};
+use crate::precondition::IfMatch;
+use crate::store::{Calls, Removal, Role, Store, StoreError, TxOutcome, Write};
+use crate::validate::{self, Ctx};
+
+/// Attempts when the customer changes between our read and our write, or a
+/// transaction conflicts; then 409 `conflict` (or 503 when throttled).
+pub const MAX_ATTEMPTS: u32 = 8;
+
+pub fn now() -> String {
+    chrono::Utc::now()
+        .format("%Y-%m-%dT%H:%M:%S%.6fZ")
+        .to_string()
+}
+
+pub fn today() -> Ctx {
+    Ctx {
+        today: chrono::Utc::now().date_naive(),
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Unavailable(what) => {
+                tracing::warn!(error = %what, "DynamoDB unavailable");
+                ApiError::ServiceUnavailable
+            }
+            StoreError::Conflict => ApiError::Conflict,
+            StoreError::Internal(what) => {
+                tracing::error!(error = %what, "DynamoDB call failed");
+                ApiError::Internal
+            }
+        }
+    }
+}
+
+/// Full jitter, growing from 10 ms to at most 320 ms.
+async fn backoff(attempt: u32) {
+    let cap = 10u64 << attempt.min(5);
+    tokio::time::sleep(Duration::from_millis(fastrand::u64(1..=cap))).await;
+}
+
+fn sentinel_broken(customer_id: &str) -> ApiError {
+    tracing::error!(
+        customerId = customer_id,
+        "email sentinel is not owned by the customer holding the email"
+    );
+    ApiError::Internal
+}
+
+#[derive(Clone)]
+pub struct Customers {
+    store: Store,
+}
+
+/// Why a retry loop ended without an answer.
+enum Retry {
+    Conflict,
+    Throttled,
+}
+
+impl Retry {
+    fn into_error(self) -> ApiError {
+        match self {
+            Retry::Conflict => ApiError::Conflict,
+            Retry::Throttled => ApiError::ServiceUnavailable,
+        }
+    }
+}
+
+impl Customers {
+    pub fn new(store: Store) -> Self {
+        Customers { store }
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    pub async fn get(&self, calls: &Calls, id: &str) -> Result<Stored, ApiError> {
+        self.store.get(calls, id).await?.ok_or(ApiError::NotFound)
+    }
+
+    /// POST: one conditional put, or one transaction with the sentinel.
+    pub async fn create(&self, calls: &Calls, doc: Map<String, Value>) -> Result<Stored, ApiError> {
+        let email_norm = item::email_norm_of(&doc);
+        let stored = Stored {
+            doc,
+            version: 1,
+            email_norm,
+        };
+        let id = stored.customer_id().to_owned();
+        let mut last = Retry::Conflict;
+        for attempt in 0..MAX_ATTEMPTS {
+            let outcome = match &stored.email_norm {
+                None => self.store.put_new(calls, &stored).await?,
+                Some(norm) => {
+                    let items = vec![
+                        self.store.put_if_absent(item::item_from_stored(&stored))?,
+                        self.store.put_if_absent(item::sentinel(norm, &id))?,
+                    ];
+                    self.store
+                        .transact(calls, items, &[Role::NewCustomer, Role::NewSentinel])
+                        .await?
+                }
+            };
+            match outcome {
+                TxOutcome::Done => return Ok(stored),
+                TxOutcome::CustomerExists => return Err(ApiError::CustomerExists),
+                TxOutcome::EmailTaken => return Err(ApiError::EmailTaken),
+                TxOutcome::Conflict => last = Retry::Conflict,
+                TxOutcome::Throttled => last = Retry::Throttled,
+                TxOutcome::Gone | TxOutcome::Changed(_) | TxOutcome::SentinelBroken => {
+                    return Err(ApiError::Internal);
+                }
+            }
+            backoff(attempt).await;
+        }
+        Err(last.into_error())
+    }
+
+    /// PATCH. The common case is one `UpdateItem` whose condition encodes
+    /// every assumption it makes; when one does not hold, DynamoDB hands back
+    /// the item and the general path decides with the item in hand.
+    pub async fn patch(
+        &self,
+        calls: &Calls,
+        id: &str,
+        p: &Patch,
+        if_match: &IfMatch,
+    ) -> Result<Stored, ApiError> {
+        let ops = patch::ops(p);
+        let email = match p.member("email") {
+            None | Some(Change::Merge(_)) => EmailGuard::Untouched,
+            Some(Change::Clear) => EmailGuard::Absent,
+            Some(Change::Set(v)) => {
+                EmailGuard::Is(crate::email::normalize(v.as_str().unwrap_or_default()))
+            }
+        };
+        let expect = if_match.expect();
+        let mut known: Option<Stored> = None;
+        let mut last = Retry::Conflict;
+        for attempt in 0..MAX_ATTEMPTS {
+            let old = match known.take() {
+                Some(s) => s,
+                None if ops.ops.is_empty() || expect == Expect::OneOf(Vec::new()) => {
+                    // Nothing to write, or an If-Match nothing can satisfy:
+                    // only the current state decides the answer.
+                    self.store.get(calls, id).await?.ok_or(ApiError::NotFound)?
+                }
+                None => {
+                    let e = expr::fast_update(&ops, &expect, &email, &now());
+                    match self.store.update(calls, id, e).await? {
+                        Write::Done(new) => return Ok(new),
+                        Write::Gone => return Err(ApiError::NotFound),
+                        Write::Refused(cur) => cur,
+                        Write::Conflict => {
+                            last = Retry::Conflict;
+                            backoff(attempt).await;
+                            continue;
+                        }
+                    }
+                }
+            };
+            if !if_match.matches(old.version) {
+                return Err(ApiError::PreconditionFailed);
+            }
+            let mut doc = old.doc.clone();
+            patch::apply(&mut doc, p);
+            if doc == old.doc {
+                return Ok(old);
+            }
+            let errs = validate::customer(&doc, &today());
+            if !errs.is_empty() {
+                return Err(ApiError::Invalid(errs));
+            }
+            let outcome = self.write(calls, &old, doc).await?;
+            match outcome {
+                Outcome::Done(new) => return Ok(new),
+                Outcome::Tx(TxOutcome::Gone) => return Err(ApiError::NotFound),
+                Outcome::Tx(TxOutcome::EmailTaken) => return Err(ApiError::EmailTaken),
+                Outcome::Tx(TxOutcome::SentinelBroken) => return Err(sentinel_broken(id)),
+                Outcome::Tx(TxOutcome::Changed(cur)) => {
+                    if if_match.is_present() && !if_match.matches(cur.version) {
+                        return Err(ApiError::PreconditionFailed);
+                    }
+                    // Start again from what is stored now; no extra read.
+                    known = Some(cur);
+                    last = Retry::Conflict;
+                }
+                Outcome::Tx(TxOutcome::Conflict) => last = Retry::Conflict,
+                Outcome::Tx(TxOutcome::Throttled) => last = Retry::Throttled,
+                Outcome::Tx(TxOutcome::Done | TxOutcome::CustomerExists) => {
+                    return Err(ApiError::Internal);
+                }
+            }
+            backoff(attempt).await;
+        }
+        Err(last.into_error())
+    }
+
+    /// Writes `doc` over `old`, conditioned on `old`'s version: a plain update
+    /// when the normalized email stays, else a transaction that moves the
+    /// sentinel with it.
+    async fn write(
+        &self,
+        calls: &Calls,
+        old: &Stored,
+        mut doc: Map<String, Value>,
+    ) -> Result<Outcome, StoreError> {
+        let id = old.customer_id().to_owned();
+        let now = now();
+        let new_norm = item::email_norm_of(&doc);
+        if new_norm == old.email_norm {
+            let e = expr::replace_members(&old.doc, &doc, None, old.version, &now);
+            return Ok(match self.store.update(calls, &id, e).await? {
+                Write::Done(new) => Outcome::Done(new),
+                Write::Gone => Outcome::Tx(TxOutcome::Gone),
+                Write::Refused(cur) => Outcome::Tx(TxOutcome::Changed(cur)),
+                Write::Conflict => Outcome::Tx(TxOutcome::Conflict),
+            });
+        }
+        let mut items = Vec::new();
+        let mut roles = Vec::new();
+        if let Some(n) = &new_norm {
+            items.push(self.store.put_if_absent(item::sentinel(n, &id))?);
+            roles.push(Role::NewSentinel);
+        }
+        if let Some(o) = &old.email_norm {
+            items.push(self.store.delete_sentinel(o, &id)?);
+            roles.push(Role::OldSentinel);
+        }
+        let e = expr::replace_members(&old.doc, &doc, Some(new_norm.as_deref()), old.version, &now);
+        items.push(self.store.update_customer(&id, e)?);
+        roles.push(Role::Customer);
+        match self.store.transact(calls, items, &roles).await? {
+            TxOutcome::Done => {
+                doc.insert("updatedAt".into(), Value::String(now));
+                Ok(Outcome::Done(Stored {
+                    doc,
+                    version: old.version + 1,
+                    email_norm: new_norm,
+                }))
+            }
+            other => Ok(Outcome::Tx(other)),
+        }
+    }
+
+    /// DELETE: one conditional delete when the customer holds no email, else
+    /// a transaction that releases the sentinel with it.
+    pub async fn delete(
+        &self,
+        calls: &Calls,
+        id: &str,
+        if_match: &IfMatch,
+    ) -> Result<(), ApiError> {
+        let mut known: Option<Stored> = None;
+        let mut last = Retry::Conflict;
+        for attempt in 0..MAX_ATTEMPTS {
+            let old = match known.take() {
+                Some(s) => s,
+                None => {
+                    let e = expr::delete_condition(&if_match.expect(), true);
+                    match self.store.delete(calls, id, e).await? {
+                        Removal::Deleted => return Ok(()),
+                        Removal::Gone => return Err(ApiError::NotFound),
+                        Removal::Refused(cur) => cur,
+                        Removal::Conflict => {
+                            last = Retry::Conflict;
+                            backoff(attempt).await;
+                            continue;
+                        }
+                    }
+                }
+            };
+            if !if_match.matches(old.version) {
+                return Err(ApiError::PreconditionFailed);
+            }
+            let at_version = expr::delete_condition(&Expect::OneOf(vec![old.version]), false);
+            let outcome = match &old.email_norm {
+                None => match self.store.delete(calls, id, at_version).await? {
+                    Removal::Deleted => TxOutcome::Done,
+                    Removal::Gone => TxOutcome::Gone,
+                    Removal::Refused(cur) => TxOutcome::Changed(cur),
+                    Removal::Conflict => TxOutcome::Conflict,
+                },
+                Some(norm) => {
+                    let items = vec![
+                        self.store.delete_customer(id, at_version)?,
+                        self.store.delete_sentinel(norm, id)?,
+                    ];
+                    self.store
+                        .transact(calls, items, &[Role::Customer, Role::OldSentinel])
+                        .await?
+                }
+            };
+            match outcome {
+                TxOutcome::Done => return Ok(()),
+                TxOutcome::Gone => return Err(ApiError::NotFound),
+                TxOutcome::SentinelBroken => return Err(sentinel_broken(id)),
+                TxOutcome::Changed(cur) => {
+                    if if_match.is_present() && !if_match.matches(cur.version) {
+                        return Err(ApiError::PreconditionFailed);
+                    }
+                    known = Some(cur);
+                    last = Retry::Conflict;
+                }
+                TxOutcome::Conflict => last = Retry::Conflict,
+                TxOutcome::Throttled => last = Retry::Throttled,
+                TxOutcome::EmailTaken | TxOutcome::CustomerExists => {
+                    return Err(ApiError::Internal);
+                }
+            }
+            backoff(attempt).await;
+        }
+        Err(last.into_error())
+    }
+}
+
+enum Outcome {
+    Done(Stored),
+    Tx(TxOutcome),
+}

@@ -1,0 +1,381 @@
+//! Test harness: the real handler against DynamoDB Local and moto (SSM).
+//! Each `TestApp` owns a fresh table and keys parameter, so tests run in
+//! parallel without seeing each other. Requests are API Gateway events parsed
+//! by `lambda_http`, exactly as in Lambda.
+#![allow(dead_code)]
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use aws_config::{BehaviorVersion, SdkConfig};
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
+};
+use aws_sdk_ssm::types::ParameterType;
+use customers_api::app::{App, RequestCtx, handle_with};
+use customers_api::auth::sha256_hex;
+use customers_api::config::Config;
+use customers_api::init;
+use lambda_http::http::HeaderMap;
+use lambda_http::{Body, Request};
+use serde_json::{Value, json};
+
+pub const WRITE: &str = "Bearer local-write-key";
+pub const READ: &str = "Bearer local-read-key";
+
+pub fn endpoints() -> (String, String) {
+    match (
+        std::env::var("AWS_ENDPOINT_URL_DYNAMODB"),
+        std::env::var("AWS_ENDPOINT_URL_SSM"),
+    ) {
+        (Ok(d), Ok(s)) if !d.is_empty() && !s.is_empty() => (d, s),
+        _ => panic!(
+            "\n\nThe local stack is not configured: AWS_ENDPOINT_URL_DYNAMODB and AWS_ENDPOINT_URL_SSM must \
+             point at DynamoDB Local and moto.\nRun `make test`, or start a stack with \
+             `eval \"$(make -s stack-up)\"` and then run `cargo test`.\n\n"
+        ),
+    }
+}
+
+pub async fn sdk() -> SdkConfig {
+    endpoints();
+    aws_config::defaults(BehaviorVersion::latest())
+        .region("us-east-1")
+        .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
+            "local", "local", None, None, "tests",
+        ))
+        .load()
+        .await
+}
+
+pub fn keys_json() -> String {
+    json!({"keys": [
+        {"id": "local_write", "sha256": sha256_hex("local-write-key"), "scopes": ["customers:read", "customers:write"]},
+        {"id": "local_read", "sha256": sha256_hex("local-read-key"), "scopes": ["customers:read"]},
+    ]})
+    .to_string()
+}
+
+pub fn unique(prefix: &str) -> String {
+    format!("{prefix}-{}", uuid::Uuid::new_v4().simple())
+}
+
+pub async fn create_table(ddb: &aws_sdk_dynamodb::Client, name: &str) {
+    ddb.create_table()
+        .table_name(name)
+        .attribute_definitions(
+            AttributeDefinition::builder()
+                .attribute_name("pk")
+                .attribute_type(ScalarAttributeType::S)
+                .build()
+                .unwrap(),
+        )
+        .key_schema(
+            KeySchemaElement::builder()
+                .attribute_name("pk")
+                .key_type(KeyType::Hash)
+                .build()
+                .unwrap(),
+        )
+        .billing_mode(BillingMode::PayPerRequest)
+        .send()
+        .await
+        .unwrap_or_else(|e| {
+            panic!(
+                "creating table on DynamoDB Local failed (is it running? see `make test`): {e:?}"
+            )
+        });
+}
+
+pub async fn put_keys(ssm: &aws_sdk_ssm::Client, name: &str, value: &str) {
+    ssm.put_parameter()
+        .name(name)
+        .value(value)
+        .r#type(ParameterType::SecureString)
+        .overwrite(true)
+        .send()
+        .await
+        .unwrap_or_else(|e| {
+            panic!(
+                "writing the keys parameter to moto failed (is it running? see `make test`): {e:?}"
+            )
+        });
+}
+
+pub struct Builder {
+    env: HashMap<String, String>,
+    ddb: Option<aws_sdk_dynamodb::Client>,
+    ssm: Option<aws_sdk_ssm::Client>,
+    keys: Option<String>,
+    warm: bool,
+}
+
+impl Builder {
+    pub fn env(mut self, k: &str, v: &str) -> Self {
+        self.env.insert(k.into(), v.into());
+        self
+    }
+    /// Use this DynamoDB client (e.g. with injected faults) for the app.
+    pub fn ddb(mut self, c: aws_sdk_dynamodb::Client) -> Self {
+        self.ddb = Some(c);
+        self
+    }
+    pub fn ssm(mut self, c: aws_sdk_ssm::Client) -> Self {
+        self.ssm = Some(c);
+        self
+    }
+    /// Parameter content; `None` leaves the parameter absent.
+    pub fn keys(mut self, v: Option<&str>) -> Self {
+        self.keys = v.map(str::to_owned);
+        self
+    }
+    pub fn no_warm(mut self) -> Self {
+        self.warm = false;
+        self
+    }
+
+    pub async fn build(self) -> TestApp {
+        let sdk = sdk().await;
+        let ddb = aws_sdk_dynamodb::Client::new(&sdk);
+        let ssm = aws_sdk_ssm::Client::new(&sdk);
+        let table = unique("customers");
+        let param = format!("/{}/api-keys", unique("test"));
+        create_table(&ddb, &table).await;
+        if let Some(k) = &self.keys {
+            put_keys(&ssm, &param, k).await;
+        }
+        let mut env = self.env;
+        env.insert("TABLE_NAME".into(), table.clone());
+        env.insert("API_KEYS_PARAMETER".into(), param.clone());
+        let config = Config::from_lookup(|k| env.get(k).cloned()).expect("test config");
+        let app = init::app(
+            config,
+            self.ddb.unwrap_or(ddb.clone()),
+            self.ssm.unwrap_or(ssm.clone()),
+        );
+        if self.warm {
+            init::warm(&app).await;
+        }
+        TestApp {
+            app: Arc::new(app),
+            table,
+            param,
+            ddb,
+            ssm,
+        }
+    }
+}
+
+pub struct TestApp {
+    pub app: Arc<App>,
+    pub table: String,
+    pub param: String,
+    /// Clients straight to the stack, for arranging and inspecting.
+    pub ddb: aws_sdk_dynamodb::Client,
+    pub ssm: aws_sdk_ssm::Client,
+}
+
+#[derive(Debug)]
+pub struct Resp {
+    pub status: u16,
+    pub headers: HeaderMap,
+    pub body: Value,
+    pub calls: u32,
+}
+
+impl Resp {
+    pub fn code(&self) -> &str {
+        self.body["code"].as_str().unwrap_or("")
+    }
+    pub fn etag(&self) -> &str {
+        self.headers
+            .get("etag")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+    }
+    pub fn data(&self) -> &Value {
+        &self.body["data"]
+    }
+    pub fn header(&self, name: &str) -> &str {
+        self.headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+    }
+    #[track_caller]
+    pub fn expect(&self, status: u16, code: &str) -> &Self {
+        assert_eq!(
+            (self.status, self.code()),
+            (status, code),
+            "response body: {}",
+            self.body
+        );
+        self
+    }
+    #[track_caller]
+    pub fn ok(&self, status: u16) -> &Self {
+        assert_eq!(self.status, status, "response body: {}", self.body);
+        self
+    }
+}
+
+/// An API Gateway HTTP API (payload 2.0) event.
+pub fn event(method: &str, path: &str, headers: &[(&str, &str)], body: Option<&str>) -> Request {
+    let h: serde_json::Map<String, Value> = headers
+        .iter()
+        .map(|(k, v)| (k.to_ascii_lowercase(), Value::String((*v).to_owned())))
+        .collect();
+    let ev = json!({
+        "version": "2.0",
+        "routeKey": "$default",
+        "rawPath": path,
+        "rawQueryString": "",
+        "headers": h,
+        "requestContext": {
+            "accountId": "123456789012",
+            "apiId": "local",
+            "domainName": "local.execute-api.us-east-1.amazonaws.com",
+            "domainPrefix": "local",
+            "http": {"method": method, "path": path, "protocol": "HTTP/1.1", "sourceIp": "127.0.0.1", "userAgent": "tests"},
+            "requestId": "test-request",
+            "routeKey": "$default",
+            "stage": "$default",
+            "time": "23/Nov/2026:14:00:00 +0000",
+            "timeEpoch": 1_795_442_400_000u64
+        },
+        "body": body,
+        "isBase64Encoded": false
+    });
+    lambda_http::request::from_str(&ev.to_string()).expect("valid API Gateway event")
+}
+
+pub fn body_json(b: &Body) -> Value {
+    let bytes: &[u8] = match b {
+        Body::Empty => b"",
+        Body::Text(t) => t.as_bytes(),
+        Body::Binary(b) => b,
+        _ => b"",
+    };
+    if bytes.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_slice(bytes).expect("response body is JSON")
+    }
+}
+
+impl TestApp {
+    pub fn builder() -> Builder {
+        Builder {
+            env: HashMap::new(),
+            ddb: None,
+            ssm: None,
+            keys: Some(keys_json()),
+            warm: true,
+        }
+    }
+
+    pub async fn new() -> TestApp {
+        Self::builder().build().await
+    }
+
+    pub async fn send(&self, req: Request) -> Resp {
+        let ctx = RequestCtx::new(unique("req"));
+        let r = handle_with(&self.app, req, &ctx).await;
+        let (parts, body) = r.into_parts();
+        Resp {
+            status: parts.status.as_u16(),
+            headers: parts.headers,
+            body: body_json(&body),
+            calls: ctx.calls.get(),
+        }
+    }
+
+    pub async fn req(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: Option<&str>,
+    ) -> Resp {
+        self.send(event(method, path, headers, body)).await
+    }
+
+    pub async fn post(&self, body: Value) -> Resp {
+        self.req(
+            "POST",
+            "/v1/customers",
+            &[
+                ("authorization", WRITE),
+                ("content-type", "application/json"),
+            ],
+            Some(&body.to_string()),
+        )
+        .await
+    }
+
+    pub async fn get(&self, id: &str) -> Resp {
+        self.req(
+            "GET",
+            &format!("/v1/customers/{id}"),
+            &[("authorization", READ)],
+            None,
+        )
+        .await
+    }
+
+    pub async fn patch(&self, id: &str, body: Value) -> Resp {
+        self.patch_with(
+            id,
+            &body.to_string(),
+            &[("content-type", "application/json")],
+        )
+        .await
+    }
+
+    pub async fn merge_patch(&self, id: &str, body: Value) -> Resp {
+        self.patch_with(
+            id,
+            &body.to_string(),
+            &[("content-type", "application/merge-patch+json")],
+        )
+        .await
+    }
+
+    pub async fn patch_with(&self, id: &str, body: &str, headers: &[(&str, &str)]) -> Resp {
+        let mut h = vec![("authorization", WRITE)];
+        h.extend_from_slice(headers);
+        self.req("PATCH", &format!("/v1/customers/{id}"), &h, Some(body))
+            .await
+    }
+
+    pub async fn delete(&self, id: &str, headers: &[(&str, &str)]) -> Resp {
+        let mut h = vec![("authorization", WRITE)];
+        h.extend_from_slice(headers);
+        self.req("DELETE", &format!("/v1/customers/{id}"), &h, None)
+            .await
+    }
+
+    /// Creates a customer and returns its data.
+    pub async fn seed(&self, body: Value) -> Value {
+        let r = self.post(body).await;
+        r.ok(201);
+        r.body["data"].clone()
+    }
+
+    pub async fn violations(&self) -> Vec<String> {
+        customers_api::invariant::violations(&self.ddb, &self.table)
+            .await
+            .expect("scan")
+    }
+
+    pub async fn item_count(&self) -> usize {
+        let out = self
+            .ddb
+            .scan()
+            .table_name(&self.table)
+            .send()
+            .await
+            .expect("scan");
+        out.items().len()
+    }
+}

@@ -150,27 +150,22 @@ impl Customers {
             }
         };
         let expect = if_match.expect();
-        let mut known: Option<Stored> = None;
         let mut last = Retry::Conflict;
         for attempt in 0..MAX_ATTEMPTS {
-            let old = match known.take() {
-                Some(s) => s,
-                None if ops.ops.is_empty() || expect == Expect::OneOf(Vec::new()) => {
-                    // Nothing to write, or an If-Match nothing can satisfy:
-                    // only the current state decides the answer.
-                    self.store.get(calls, id).await?.ok_or(ApiError::NotFound)?
-                }
-                None => {
-                    let e = expr::fast_update(&ops, &expect, &email, &now());
-                    match self.store.update(calls, id, e).await? {
-                        Write::Done(new) => return Ok(new),
-                        Write::Gone => return Err(ApiError::NotFound),
-                        Write::Refused(cur) => cur,
-                        Write::Conflict => {
-                            last = Retry::Conflict;
-                            backoff(attempt).await;
-                            continue;
-                        }
+            let old = if ops.ops.is_empty() || expect == Expect::OneOf(Vec::new()) {
+                // Nothing to write, or an If-Match nothing can satisfy: only
+                // the current state decides the answer.
+                self.store.get(calls, id).await?.ok_or(ApiError::NotFound)?
+            } else {
+                let e = expr::fast_update(&ops, &expect, &email, &now());
+                match self.store.update(calls, id, e).await? {
+                    Write::Done(new) => return Ok(new),
+                    Write::Gone => return Err(ApiError::NotFound),
+                    Write::Refused(cur) => cur,
+                    Write::Conflict => {
+                        last = Retry::Conflict;
+                        backoff(attempt).await;
+                        continue;
                     }
                 }
             };
@@ -196,8 +191,10 @@ impl Customers {
                     if if_match.is_present() && !if_match.matches(cur.version) {
                         return Err(ApiError::PreconditionFailed);
                     }
-                    // Start again from what is stored now; no extra read.
-                    known = Some(cur);
+                    // Retry through the single-call form: it costs one call
+                    // like a write from `cur` would, and the writer we lost to
+                    // has often made it applicable (e.g. created the map we
+                    // merge into), so concurrent merges converge at once.
                     last = Retry::Conflict;
                 }
                 Outcome::Tx(TxOutcome::Conflict) => last = Retry::Conflict,

@@ -62,7 +62,13 @@ pub async fn handle(app: Arc<App>, req: Request) -> Response<Body> {
 pub async fn handle_with(app: &App, req: Request, ctx: &RequestCtx) -> Response<Body> {
     let started = Instant::now();
     let method = req.method().clone();
-    let action = router::route(&method, req.uri().path());
+    // The path as the client sent it: the URI lambda_http builds has been
+    // through URL normalisation, which turns `/v1/customers/..` into `/v1/`.
+    let path = match req.raw_http_path() {
+        "" => req.uri().path(),
+        raw => raw,
+    };
+    let action = router::route(&method, path);
     let (route, customer_id) = match &action {
         Ok(a) => (a.route(), a.customer_id().map(str::to_owned)),
         Err(_) => ("-", None),

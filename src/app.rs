@@ -14,7 +14,7 @@ use crate::auth::Keys;
 use crate::body::{self, MAX_BODY_BYTES};
 use crate::config::Config;
 use crate::error::{ACCEPT_PATCH, ApiError};
-use crate::fields::{self, Access};
+use crate::fields::{self, Access, Kind};
 use crate::item::{self, Stored};
 use crate::patch::{self, PatchError};
 use crate::precondition::{self, IfMatch};
@@ -34,6 +34,8 @@ pub struct App {
 pub struct RequestCtx {
     pub request_id: String,
     pub calls: Calls,
+    /// The customer a POST created, for the summary line.
+    created: std::sync::OnceLock<String>,
 }
 
 impl RequestCtx {
@@ -41,6 +43,7 @@ impl RequestCtx {
         RequestCtx {
             request_id,
             calls: Calls::default(),
+            created: std::sync::OnceLock::new(),
         }
     }
 
@@ -70,11 +73,19 @@ pub async fn handle_with(app: &App, req: Request, ctx: &RequestCtx) -> Response<
     };
     let action = router::route(&method, path);
     let (route, customer_id) = match &action {
-        Ok(a) => (a.route(), a.customer_id().map(str::to_owned)),
+        // Only a valid id is logged: a path segment is anything a client sent.
+        Ok(a) => (
+            a.route(),
+            a.id_segment().and_then(|s| router::customer_id(s).ok()),
+        ),
         Err(_) => ("-", None),
     };
+    let prefix = path
+        .find("/v1/customers")
+        .map_or("", |i| &path[..i])
+        .to_owned();
     let result = match action {
-        Ok(a) => serve(app, &req, a, ctx).await,
+        Ok(a) => serve(app, &req, a, &prefix, ctx).await,
         Err(e) => Err(e),
     };
     let (response, code) = match result {
@@ -85,7 +96,7 @@ pub async fn handle_with(app: &App, req: Request, ctx: &RequestCtx) -> Response<
         requestId = %ctx.request_id,
         method = %method,
         route,
-        customerId = customer_id.as_deref().unwrap_or(""),
+        customerId = customer_id.as_deref().or(ctx.created.get().map(String::as_str)).unwrap_or(""),
         status = response.status().as_u16(),
         code,
         durationMs = started.elapsed().as_secs_f64() * 1000.0,
@@ -95,16 +106,19 @@ pub async fn handle_with(app: &App, req: Request, ctx: &RequestCtx) -> Response<
     response
 }
 
-fn content_type(req: &Request) -> Result<Option<&str>, ApiError> {
+fn unsupported(patch: bool) -> ApiError {
+    let accept = if patch {
+        ACCEPT_PATCH
+    } else {
+        "application/json"
+    };
+    ApiError::UnsupportedMediaType { accept, patch }
+}
+
+fn content_type(req: &Request, patch: bool) -> Result<Option<&str>, ApiError> {
     match req.headers().get(CONTENT_TYPE) {
         None => Ok(None),
-        Some(v) => v
-            .to_str()
-            .map(Some)
-            .map_err(|_| ApiError::UnsupportedMediaType {
-                accept: ACCEPT_PATCH,
-                patch: true,
-            }),
+        Some(v) => v.to_str().map(Some).map_err(|_| unsupported(patch)),
     }
 }
 
@@ -120,10 +134,17 @@ async fn serve(
     app: &App,
     req: &Request,
     action: Action,
+    prefix: &str,
     ctx: &RequestCtx,
 ) -> Result<Response<Body>, ApiError> {
     app.keys.authorize(req.headers(), action.scope()).await?;
     let calls = &ctx.calls;
+    let action = match action {
+        Action::Get(s) => Action::Get(router::customer_id(&s)?),
+        Action::Patch(s) => Action::Patch(router::customer_id(&s)?),
+        Action::Delete(s) => Action::Delete(router::customer_id(&s)?),
+        Action::Create => Action::Create,
+    };
     match action {
         Action::Get(id) => {
             let s = app.customers.get(calls, &id).await?;
@@ -132,8 +153,10 @@ async fn serve(
         Action::Create => {
             let doc = create_doc(req)?;
             let s = app.customers.create(calls, doc).await?;
+            let _ = ctx.created.set(s.customer_id().to_owned());
             let mut r = customer_response(StatusCode::CREATED, &s);
-            let location = format!("/v1/customers/{}", s.customer_id());
+            // Behind a named stage the resource lives under the same prefix.
+            let location = format!("{prefix}/v1/customers/{}", s.customer_id());
             if let Ok(v) = HeaderValue::from_str(&location) {
                 r.headers_mut().insert(LOCATION, v);
             }
@@ -143,10 +166,7 @@ async fn serve(
             let if_match = required_if_match(app, req)?;
             let bytes = read_body(req)?;
             let mode =
-                body::patch_mode(content_type(req)?).ok_or(ApiError::UnsupportedMediaType {
-                    accept: ACCEPT_PATCH,
-                    patch: true,
-                })?;
+                body::patch_mode(content_type(req, true)?).ok_or_else(|| unsupported(true))?;
             if bytes.iter().all(u8::is_ascii_whitespace) {
                 return Err(ApiError::EmptyPatch);
             }
@@ -184,11 +204,8 @@ fn required_if_match(app: &App, req: &Request) -> Result<IfMatch, ApiError> {
 /// POST body: `customerId` plus any writable member; `null` means unset.
 fn create_doc(req: &Request) -> Result<Map<String, Value>, ApiError> {
     let bytes = read_body(req)?;
-    if !body::is_json(content_type(req)?) {
-        return Err(ApiError::UnsupportedMediaType {
-            accept: "application/json",
-            patch: false,
-        });
+    if !body::is_json(content_type(req, false)?) {
+        return Err(unsupported(false));
     }
     let value = body::parse_json(bytes).map_err(ApiError::InvalidJson)?;
     let Value::Object(map) = value else {
@@ -196,29 +213,30 @@ fn create_doc(req: &Request) -> Result<Map<String, Value>, ApiError> {
             "The body must be a JSON object.".into(),
         ));
     };
-    let customer_id = match map.get("customerId") {
-        Some(Value::String(s)) => validate::check_customer_id(s)
-            .map(|()| s.clone())
-            .map_err(|m| ApiError::InvalidCustomerId(m, Value::String(s.clone())))?,
-        Some(other) => {
-            return Err(ApiError::InvalidCustomerId(
-                "must be a string".into(),
-                other.clone(),
-            ));
-        }
-        None => {
-            return Err(ApiError::InvalidCustomerId(
-                "is required".into(),
-                Value::Null,
-            ));
-        }
-    };
     let ctx = service::today();
     let mut errs: Vec<FieldError> = Vec::new();
+    let id_value = map.get("customerId").cloned().unwrap_or(Value::Null);
+    if id_value.is_null() {
+        errs.push(FieldError::new(
+            Violation::CustomerId,
+            "customerId",
+            "is required",
+            &id_value,
+        ));
+    } else {
+        validate::value(
+            Kind::CustomerId,
+            &id_value,
+            "customerId",
+            Nulls::Drop,
+            &ctx,
+            &mut errs,
+        );
+    }
     let now = service::now();
     let mut doc = Map::new();
     doc.insert("id".into(), Value::String(uuid::Uuid::new_v4().to_string()));
-    doc.insert("customerId".into(), Value::String(customer_id));
+    doc.insert("customerId".into(), id_value);
     for (name, v) in &map {
         if name == "customerId" {
             continue;

@@ -20,8 +20,6 @@ pub enum ApiError {
     EmptyPatch,
     #[error("The request has invalid members.")]
     Invalid(Vec<FieldError>),
-    #[error("customerId {0}")]
-    InvalidCustomerId(String, Value),
     #[error("The body is larger than 16 KiB.")]
     PayloadTooLarge,
     #[error("Content-Type must be one of: {accept}.")]
@@ -58,9 +56,7 @@ impl ApiError {
     pub fn status(&self) -> StatusCode {
         use ApiError::*;
         match self {
-            InvalidJson(_) | EmptyPatch | Invalid(_) | InvalidCustomerId(..) => {
-                StatusCode::BAD_REQUEST
-            }
+            InvalidJson(_) | EmptyPatch | Invalid(_) => StatusCode::BAD_REQUEST,
             PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             UnsupportedMediaType { .. } => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Unauthorized(_) => StatusCode::UNAUTHORIZED,
@@ -81,7 +77,6 @@ impl ApiError {
             InvalidJson(_) => "invalid_json",
             EmptyPatch => "empty_patch",
             Invalid(errs) => invalid_code(errs),
-            InvalidCustomerId(..) => "invalid_customer_id",
             PayloadTooLarge => "payload_too_large",
             UnsupportedMediaType { .. } => "unsupported_media_type",
             Unauthorized(_) => "unauthorized",
@@ -103,14 +98,6 @@ impl ApiError {
     fn errors(&self) -> Vec<FieldError> {
         match self {
             ApiError::Invalid(errs) => errs.clone(),
-            ApiError::InvalidCustomerId(msg, v) => {
-                vec![FieldError::new(
-                    Violation::Invalid,
-                    "customerId",
-                    msg.clone(),
-                    v,
-                )]
-            }
             _ => Vec::new(),
         }
     }
@@ -170,8 +157,12 @@ impl ApiError {
     }
 }
 
-/// One code for a list: the shared one, or `validation_failed` when mixed.
+/// One code for a list: `invalid_customer_id` if the id is bad, else the
+/// shared one, or `validation_failed` when mixed.
 fn invalid_code(errs: &[FieldError]) -> &'static str {
+    if errs.iter().any(|e| e.violation == Violation::CustomerId) {
+        return Violation::CustomerId.code();
+    }
     match errs.first() {
         Some(first) if errs.iter().all(|e| e.violation == first.violation) => {
             first.violation.code()

@@ -60,6 +60,22 @@ impl Builder {
     }
 }
 
+/// `version IN (...)`; with no versions (an If-Match of only weak or foreign
+/// tags) a condition no item meets, so DynamoDB returns the item and the
+/// caller answers 412, or 404 when there is none.
+fn version_in(b: &mut Builder, versions: &[u64]) -> String {
+    let v = b.name(attr::VERSION);
+    if versions.is_empty() {
+        let never = b.value(AttributeValue::N("0".into()));
+        return format!("{v} = {never}");
+    }
+    let list: Vec<_> = versions
+        .iter()
+        .map(|n| b.value(AttributeValue::N(n.to_string())))
+        .collect();
+    format!("{v} IN ({})", list.join(", "))
+}
+
 fn update_text(sets: &[String], removes: &[String]) -> String {
     let mut u = format!("SET {}", sets.join(", "));
     if !removes.is_empty() {
@@ -120,12 +136,7 @@ pub fn fast_update(ops: &Ops, expect: &Expect, email: &EmailGuard, now: &str) ->
     }
     let mut conds = vec![format!("attribute_exists({})", b.name(attr::PK))];
     if let Expect::OneOf(versions) = expect {
-        let v = b.name(attr::VERSION);
-        let list: Vec<_> = versions
-            .iter()
-            .map(|n| b.value(AttributeValue::N(n.to_string())))
-            .collect();
-        conds.push(format!("{v} IN ({})", list.join(", ")));
+        conds.push(version_in(&mut b, versions));
     }
     if !ops.maps.is_empty() {
         let m = b.value(AttributeValue::S("M".into()));
@@ -218,12 +229,7 @@ pub fn delete_condition(expect: &Expect, require_no_email: bool) -> Expression {
     let mut b = Builder::default();
     let mut conds = vec![format!("attribute_exists({})", b.name(attr::PK))];
     if let Expect::OneOf(versions) = expect {
-        let v = b.name(attr::VERSION);
-        let list: Vec<_> = versions
-            .iter()
-            .map(|n| b.value(AttributeValue::N(n.to_string())))
-            .collect();
-        conds.push(format!("{v} IN ({})", list.join(", ")));
+        conds.push(version_in(&mut b, versions));
     }
     if require_no_email {
         let e = b.name(attr::EMAIL_NORM);

@@ -5,7 +5,8 @@ use serde_json::Value;
 
 use crate::auth::{SCOPE_READ, SCOPE_WRITE};
 use crate::error::ApiError;
-use crate::validate::check_customer_id;
+use crate::validate::{FieldError, Violation, check_customer_id};
+use percent_encoding::percent_decode_str;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Action {
@@ -31,7 +32,8 @@ impl Action {
         }
     }
 
-    pub fn customer_id(&self) -> Option<&str> {
+    /// The id segment as it appears in the path (not yet validated).
+    pub fn id_segment(&self) -> Option<&str> {
         match self {
             Action::Create => None,
             Action::Get(id) | Action::Patch(id) | Action::Delete(id) => Some(id),
@@ -41,6 +43,26 @@ impl Action {
 
 const COLLECTION_ALLOW: &str = "POST";
 const ITEM_ALLOW: &str = "GET, PATCH, DELETE";
+
+/// The customer id named by a path segment: percent-decoded (clients encode
+/// `:` as `%3A`), then held to the rules of SPEC §1. Checked after
+/// authentication, so an anonymous caller learns nothing about ids.
+pub fn customer_id(segment: &str) -> Result<String, ApiError> {
+    let raw = Value::String(segment.to_owned());
+    let refuse = |msg: String| {
+        ApiError::Invalid(vec![FieldError::new(
+            Violation::CustomerId,
+            "customerId",
+            msg,
+            &raw,
+        )])
+    };
+    let decoded = percent_decode_str(segment)
+        .decode_utf8()
+        .map_err(|_| refuse("must be UTF-8 once percent-decoded".into()))?;
+    check_customer_id(&decoded).map_err(refuse)?;
+    Ok(decoded.into_owned())
+}
 
 /// Routes `path`, which may carry one leading stage segment (`/prod/v1/...`,
 /// as `lambda_http` builds it for a named stage) and one trailing slash.
@@ -64,8 +86,6 @@ pub fn route(method: &Method, path: &str) -> Result<Action, ApiError> {
                 Method::DELETE => Action::Delete,
                 _ => return Err(ApiError::MethodNotAllowed(ITEM_ALLOW)),
             };
-            check_customer_id(id)
-                .map_err(|m| ApiError::InvalidCustomerId(m, Value::String((*id).to_owned())))?;
             Ok(action((*id).to_owned()))
         }
         _ => Err(ApiError::RouteNotFound),
@@ -112,21 +132,23 @@ mod tests {
             r(Method::GET, "/a/b/v1/customers/x"),
             Err("route_not_found")
         );
+        // The id is checked after authentication, by `customer_id`.
         assert_eq!(
             r(Method::GET, "/v1/customers/a%2Fb"),
-            Err("invalid_customer_id")
+            Ok(Action::Get("a%2Fb".into()))
         );
-        assert_eq!(
-            r(Method::GET, "/v1/customers/.."),
-            Err("invalid_customer_id")
-        );
-        assert_eq!(
-            r(Method::GET, &format!("/v1/customers/{}", "a".repeat(129))),
-            Err("invalid_customer_id")
-        );
-        assert_eq!(
-            r(Method::GET, "/v1/customers//"),
-            Err("invalid_customer_id")
-        );
+    }
+
+    #[test]
+    fn customer_ids_from_paths() {
+        let id = |s: &str| customer_id(s).map_err(|e| e.code());
+        assert_eq!(id("a%3Ab"), Ok("a:b".into()));
+        assert_eq!(id("%76ictim"), Ok("victim".into()));
+        assert_eq!(id("a%2Fb"), Err("invalid_customer_id"));
+        assert_eq!(id("%2e%2e"), Err("invalid_customer_id"));
+        assert_eq!(id(".."), Err("invalid_customer_id"));
+        assert_eq!(id("%ff"), Err("invalid_customer_id"));
+        assert_eq!(id(""), Err("invalid_customer_id"));
+        assert_eq!(id(&"a".repeat(129)), Err("invalid_customer_id"));
     }
 }

@@ -152,9 +152,8 @@ impl Customers {
         let expect = if_match.expect();
         let mut last = Retry::Conflict;
         for attempt in 0..MAX_ATTEMPTS {
-            let old = if ops.ops.is_empty() || expect == Expect::OneOf(Vec::new()) {
-                // Nothing to write, or an If-Match nothing can satisfy: only
-                // the current state decides the answer.
+            let old = if ops.ops.is_empty() {
+                // Nothing to write: only the current state decides the answer.
                 self.store.get(calls, id).await?.ok_or(ApiError::NotFound)?
             } else {
                 let e = expr::fast_update(&ops, &expect, &email, &now());

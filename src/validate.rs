@@ -13,6 +13,8 @@ pub enum Violation {
     Unknown,
     ReadOnly,
     Invalid,
+    /// A malformed `customerId`; it names the resource, so it outranks the rest.
+    CustomerId,
 }
 
 impl Violation {
@@ -21,6 +23,7 @@ impl Violation {
             Violation::Unknown => "unknown_field",
             Violation::ReadOnly => "read_only_field",
             Violation::Invalid => "validation_failed",
+            Violation::CustomerId => "invalid_customer_id",
         }
     }
 }
@@ -245,7 +248,17 @@ fn value_inner(
         Kind::Phone => string_rule(v, path, errs, check_phone),
         Kind::Date => string_rule(v, path, errs, |s| check_date(s, ctx.today)),
         Kind::Country => string_rule(v, path, errs, check_country),
-        Kind::CustomerId => string_rule(v, path, errs, check_customer_id),
+        Kind::CustomerId => match v {
+            Value::String(s) if check_customer_id(s).is_ok() => Some(v.clone()),
+            _ => {
+                let msg = match v {
+                    Value::String(s) => check_customer_id(s).err().unwrap_or_default(),
+                    _ => "must be a string".into(),
+                };
+                errs.push(FieldError::new(Violation::CustomerId, path, msg, v));
+                None
+            }
+        },
         Kind::Email => match v {
             Value::String(s) => match check_email(s) {
                 Ok(trimmed) => Some(Value::String(trimmed.to_owned())),

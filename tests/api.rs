@@ -178,6 +178,36 @@ async fn routing() {
 }
 
 #[tokio::test]
+async fn location_keeps_the_stage_prefix() {
+    let t = TestApp::new().await;
+    let r = t
+        .req(
+            "POST",
+            "/prod/v1/customers",
+            &[("authorization", WRITE)],
+            Some(r#"{"customerId":"staged"}"#),
+        )
+        .await;
+    r.ok(201);
+    assert_eq!(r.header("location"), "/prod/v1/customers/staged");
+}
+
+#[tokio::test]
+async fn post_with_an_unsupported_media_type_names_what_it_accepts() {
+    let t = TestApp::new().await;
+    let r = t
+        .req(
+            "POST",
+            "/v1/customers",
+            &[("authorization", WRITE), ("content-type", "text/csv")],
+            Some("customerId\nx"),
+        )
+        .await;
+    r.expect(415, "unsupported_media_type");
+    assert_eq!(r.header("accept-post"), "application/json");
+}
+
+#[tokio::test]
 async fn sample_events_replay() {
     let t = TestApp::new().await;
     t.seed(json!({"customerId": "cust_example", "email": "jane@example.com"}))

@@ -162,7 +162,8 @@ async fn customer_ids_that_are_not_ids() {
         "/v1/customers/..".to_owned(),
         "/v1/customers/.".to_owned(),
         "/v1/customers/a%2Fb".to_owned(),
-        "/v1/customers/%76ictim".to_owned(),
+        "/v1/customers/%2e%2e".to_owned(),
+        "/v1/customers/%ff".to_owned(),
         format!("/v1/customers/{}", "a".repeat(129)),
     ] {
         t.req(
@@ -330,5 +331,68 @@ async fn control_characters_are_refused() {
             .await
             .expect(400, "validation_failed");
     }
+    unchanged(&t, &snap).await;
+}
+
+#[tokio::test]
+async fn percent_encoded_ids_name_the_same_customer() {
+    // Clients encode `:` in path segments; unreserved characters may be
+    // encoded too (RFC 3986 §6.2.2.2).
+    let (t, _) = arranged().await;
+    t.seed(json!({"customerId": "org:42"})).await;
+    t.get("org%3A42").await.ok(200);
+    t.get("org%3a42").await.ok(200);
+    assert_eq!(t.get("%76ictim").await.data()["customerId"], ID);
+}
+
+#[tokio::test]
+async fn post_reports_a_bad_id_with_every_other_violation() {
+    let (t, snap) = arranged().await;
+    let r = t
+        .post(json!({"customerId": "bad id", "phone": "1", "planet": "Mars"}))
+        .await;
+    r.expect(400, "invalid_customer_id");
+    let got: Vec<(String, String)> = r.body["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["param"].as_str().unwrap().to_owned(),
+                e["code"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    let want = [
+        ("customerId", "invalid_customer_id"),
+        ("phone", "validation_failed"),
+        ("planet", "unknown_field"),
+    ];
+    assert_eq!(got, want.map(|(a, b)| (a.to_owned(), b.to_owned())));
+    unchanged(&t, &snap).await;
+}
+
+#[tokio::test]
+async fn anonymous_callers_get_401_before_any_id_check() {
+    let (t, _) = arranged().await;
+    t.req("GET", "/v1/customers/a%2Fb", &[], None)
+        .await
+        .expect(401, "unauthorized");
+}
+
+#[tokio::test]
+async fn if_match_that_names_no_version() {
+    let (t, snap) = arranged().await;
+    for tag in ["W/\"1\"", "\"abc\"", "1"] {
+        t.delete(ID, &[("if-match", tag)])
+            .await
+            .expect(412, "precondition_failed");
+        t.patch_with(ID, r#"{"name":"x"}"#, &[("if-match", tag)])
+            .await
+            .expect(412, "precondition_failed");
+    }
+    t.delete("nobody", &[("if-match", "W/\"1\"")])
+        .await
+        .expect(404, "not_found");
     unchanged(&t, &snap).await;
 }

@@ -9,6 +9,8 @@
 #   make tools        install the tools only (.venv/, node_modules/)
 #   make clean-local  stop every local stack and delete .local/
 #   make clean-tools  delete .venv/ and node_modules/
+#   make bench        release build + benchmark on a private stack (target/bench/latest.json)
+#   make package      cargo lambda build --release --arm64 --output-format zip, with sizes
 #
 # Needs on the machine: Rust (cargo, rustfmt, clippy), Java 17+, Python 3.9+
 # with venv, Node.js + npm. Everything else installs inside the checkout
@@ -32,10 +34,10 @@ VENV_STAMP := $(VENV)/.stamp
 NODE_STAMP := node_modules/.stamp
 DEV_STACK  := .local/dev
 
-.PHONY: help prereqs tools run test stack-up stack-env stack-down clean-local clean-tools
+.PHONY: help prereqs tools run test stack-up stack-env stack-down clean-local clean-tools bench package
 
 help:
-	@sed -n '1,20p' Makefile | sed 's/^# \{0,1\}//'
+	@sed -n '1,22p' Makefile | sed 's/^# \{0,1\}//'
 
 prereqs:
 	@scripts/prereqs.sh
@@ -91,12 +93,21 @@ clean-local:
 clean-tools:
 	@rm -rf $(VENV) node_modules
 
+# --- benchmark and deployment package ------------------------------------------
+
+# Release build, private stack on free ports, warm path / cold start / RSS /
+# throughput against their baselines; table on stdout, JSON in
+# target/bench/latest.json. Extra arguments: make bench ARGS='--requests 500'.
+bench: tools
+	@scripts/bench.sh $(ARGS)
+
+# cargo lambda build --release --arm64 --output-format zip (Zig from .venv/);
+# prints the bootstrap and zip sizes, JSON in target/bench/package.json.
+package: tools
+	@scripts/package.sh
+
 # --- reserved for later targets (not implemented yet) -------------------------
 #
-# bench:    cold-start and warm-latency benchmark of the PATCH path against the
-#           local stack (see shared ANCHORS "Figures to beat").
-# package:  cargo lambda build --release --arm64 --output-format zip
-#           (needs ziglang pinned in tools/requirements.txt).
 # fuzz:     schemathesis (already in tools/requirements.txt) against openapi.yaml
 #           and a running `make run`, and/or cargo-fuzz targets.
 #

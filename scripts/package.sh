@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# `make package`: the deployment artifact, built as `sam build` builds it
+# (template.yaml: BuildMethod rust-cargolambda):
+#
+#   cargo lambda build --release --arm64 --output-format zip
+#
+# with cargo-lambda and Zig (PyPI `ziglang`, the cross linker) from .venv/.
+# Reports the size of the stripped arm64 `bootstrap` and of the zip, beside
+# the targets of issue 5 (bootstrap < 8 MB, zip < 4 MB), and writes them to
+# target/bench/package.json (which `make bench` shows in its table).
+# About 7 minutes on 2 cores from cold.
+set -uo pipefail
+# shellcheck source=scripts/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+LOG_TAG="package"
+cd "$ROOT" || exit 1
+
+"$ROOT/scripts/prereqs.sh" || exit 1
+[[ -x "$VENV/bin/cargo-lambda" ]] || die "cargo-lambda is not installed in .venv/ — run 'make tools' first."
+"$VENV/bin/python" -c 'import ziglang' 2>/dev/null || die "ziglang is not installed in .venv/ — run 'make tools' first."
+export PATH="$VENV/bin:$PATH"
+
+target=aarch64-unknown-linux-gnu
+if command -v rustup >/dev/null 2>&1 && ! rustup target list --installed 2>/dev/null | grep -qx "$target"; then
+	log "rustup target add $target"
+	rustup target add "$target" || die "could not add the Rust target $target"
+fi
+
+log "cargo lambda build --release --arm64 --output-format zip"
+start=$SECONDS
+cargo lambda build --release --arm64 --output-format zip || die "cargo lambda build failed"
+took=$((SECONDS - start))
+
+zip="$ROOT/target/lambda/customers-api/bootstrap.zip"
+bin="$ROOT/target/$target/release/customers-api"
+[[ -f "$zip" ]] || die "$zip was not produced"
+[[ -f "$bin" ]] || die "$bin was not produced"
+
+# The zip holds `bootstrap`; measure what is inside it.
+tmp="$(mktemp -d)"
+trap 'rm -rf "$tmp"' EXIT
+"$VENV/bin/python" - "$zip" "$tmp" <<'PY'
+import sys, zipfile
+with zipfile.ZipFile(sys.argv[1]) as z:
+    z.extract("bootstrap", sys.argv[2])
+PY
+bootstrap="$tmp/bootstrap"
+bootstrap_bytes="$(stat -c %s "$bootstrap")"
+zip_bytes="$(stat -c %s "$zip")"
+info="$(file -b "$bootstrap" 2>/dev/null || echo unknown)"
+stripped=false
+if [[ "$info" == *", stripped"* ]]; then stripped=true; fi
+
+mkdir -p "$ROOT/target/bench"
+"$VENV/bin/python" - "$ROOT/target/bench/package.json" "$bootstrap_bytes" "$zip_bytes" "$stripped" "$took" "$info" <<'PY'
+import datetime, json, sys
+out, b, z, stripped, took, info = sys.argv[1:]
+json.dump({
+    "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+    "target": "aarch64-unknown-linux-gnu",
+    "bootstrap_bytes": int(b),
+    "zip_bytes": int(z),
+    "stripped": stripped == "true",
+    "build_seconds": int(took),
+    "file": info,
+}, open(out, "w"), indent=2)
+open(out, "a").write("\n")
+PY
+
+mb() { awk -v b="$1" 'BEGIN { printf "%.2f MB", b / 1048576 }'; }
+ok() { if (($1 < $2)); then printf '✓'; else printf '✗'; fi; }
+printf '\nPackage (%s, built in %ss)\n' "$target" "$took"
+printf '  %s bootstrap (stripped: %s) %-12s target < 8 MB\n' "$(ok "$bootstrap_bytes" 8388608)" "$stripped" "$(mb "$bootstrap_bytes")"
+printf '  %s bootstrap.zip                %-12s target < 4 MB\n' "$(ok "$zip_bytes" 4194304)" "$(mb "$zip_bytes")"
+printf "  %s\n  bootstrap inside it: %s\n" "$zip" "$info"
+printf '  figures: target/bench/package.json\n'

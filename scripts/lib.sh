@@ -13,11 +13,12 @@ LOCAL_DIR="$ROOT/.local"
 PYTHON="${PYTHON:-python3}"
 
 # Messages go to stderr so that stdout stays machine-readable
-# (e.g. `eval "$(make -s stack-env)"`).
-log() { printf '%s\n' "[${LOG_TAG:-local}] $*" >&2; }
-warn() { printf '%s\n' "[${LOG_TAG:-local}] WARNING: $*" >&2; }
+# (e.g. `eval "$(make -s stack-env)"`). They never fail: a cleanup running
+# after the terminal was closed must not stop at its first message.
+log() { printf '%s\n' "[${LOG_TAG:-local}] $*" >&2 2>/dev/null || true; }
+warn() { printf '%s\n' "[${LOG_TAG:-local}] WARNING: $*" >&2 2>/dev/null || true; }
 die() {
-	printf '%s\n' "[${LOG_TAG:-local}] ERROR: $*" >&2
+	printf '%s\n' "[${LOG_TAG:-local}] ERROR: $*" >&2 2>/dev/null || true
 	exit 1
 }
 
@@ -93,20 +94,32 @@ start_bg() {
 	STARTED_PID=$!
 }
 
-# stop_pid PID MARKER NAME: stops the process PID (and its process group if it
-# leads one) if it is still alive and its command line contains MARKER — so a
-# recycled pid is never killed. TERM first, KILL after a bounded wait.
+# Prints the pids of all descendants of PID (children first, recursively).
+descendants() {
+	local kids k
+	kids="$(cat /proc/"$1"/task/*/children 2>/dev/null || ps -o pid= --ppid "$1" 2>/dev/null || true)"
+	for k in $kids; do
+		printf '%s\n' "$k"
+		descendants "$k"
+	done
+}
+
+# stop_pid PID MARKER NAME: stops the process PID, its process group if it
+# leads one, and every descendant (some, like `cargo lambda watch`, put their
+# children in process groups of their own), if PID is still alive and its
+# command line contains MARKER, so a recycled pid is never touched.
+# TERM first, KILL after a bounded wait.
 stop_pid() {
-	local pid="$1" marker="$2" name="$3" target i
+	local pid="$1" marker="$2" name="$3" target i d kids
 	pid_alive "$pid" || return 0
 	if [[ "$(pid_cmdline "$pid")" != *"$marker"* ]]; then
 		warn "pid $pid no longer runs $name; not touching it"
 		return 0
 	fi
+	kids="$(descendants "$pid")"
 	target="$pid"
 	# Group leader (started by setsid)? Then stop the whole group.
-	if [[ "$(ps -o pgid= -p "$pid" 2>/dev/null | tr -d ' ' || true)" == "$pid" ]] ||
-		[[ -r "/proc/$pid/stat" && "$(cut -d' ' -f5 "/proc/$pid/stat" 2>/dev/null || true)" == "$pid" ]]; then
+	if [[ "$(ps -o pgid= -p "$pid" 2>/dev/null | tr -d ' ' || true)" == "$pid" ]]; then
 		target="-$pid"
 	fi
 	kill -TERM -- "$target" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
@@ -117,10 +130,17 @@ stop_pid() {
 	if pid_alive "$pid"; then
 		warn "$name (pid $pid) ignored SIGTERM for 10 s; sending SIGKILL"
 		kill -KILL -- "$target" 2>/dev/null || kill -KILL "$pid" 2>/dev/null || true
-	elif [[ "$target" == -* ]]; then
-		# The leader is gone; make sure no straggler of its group is left.
-		kill -KILL -- "$target" 2>/dev/null || true
 	fi
+	# Whatever it spawned and did not take down with it.
+	for d in $kids; do kill -TERM "$d" 2>/dev/null || true; done
+	for ((i = 0; i < 30; i++)); do
+		local left=0
+		for d in $kids; do pid_alive "$d" && left=1; done
+		((left)) || break
+		sleep 0.1
+	done
+	for d in $kids; do kill -KILL "$d" 2>/dev/null || true; done
+	if [[ "$target" == -* ]]; then kill -KILL -- "$target" 2>/dev/null || true; fi
 	# Reap it if it is our child, so no zombie lingers.
 	wait "$pid" 2>/dev/null || true
 }

@@ -22,7 +22,7 @@ PORT="${PORT:-9000}"
 INVOKE_ADDRESS="${INVOKE_ADDRESS:-127.0.0.1}"
 export TABLE_NAME="${TABLE_NAME:-customers}"
 export API_KEYS_PARAMETER="${API_KEYS_PARAMETER:-/customers-api/api-keys}"
-export RUST_LOG="${RUST_LOG:-info}"
+RUST_LOG="${RUST_LOG:-info}" # for the function only (cargo-lambda reads it too)
 READY_TIMEOUT="${FUNCTION_READY_TIMEOUT:-1800}"
 
 "$ROOT/scripts/prereqs.sh" || exit 1
@@ -41,7 +41,8 @@ seed_pid=""
 cleanup() {
 	local code=$?
 	trap - EXIT INT TERM HUP
-	printf '\n' >&2
+	set +e # stop everything, whatever fails (e.g. writing to a closed terminal)
+	printf '\n' >&2 2>/dev/null
 	log "stopping..."
 	if [[ -n "$seed_pid" ]]; then
 		stop_pid "$seed_pid" "seed.py" "seed"
@@ -85,10 +86,37 @@ load_env_file "$stack_dir/env"
 	printf '%s\n' "TABLE_NAME=$TABLE_NAME" "API_KEYS_PARAMETER=$API_KEYS_PARAMETER" "RUST_LOG=$RUST_LOG"
 } >"$run_dir/function.env"
 
+# The watcher restarts the function on any change it does not ignore (it reads
+# .gitignore): also ignore what cannot change the binary, git's own files
+# above all, so that commits and test edits do not restart it.
+if [[ -z "${CARGO_LAMBDA_IGNORE_FILE:-}" ]]; then
+	cat >"$run_dir/watch.ignore" <<-'EOF'
+		/.git/
+		/.ci/
+		/.local/
+		/.venv/
+		/node_modules/
+		/scripts/
+		/tools/
+		/tests/
+		/benches/
+		/fuzz/
+		/events/
+		/seeds/
+		*.md
+		*.yaml
+		*.yml
+		*.json
+		*.swp
+		*~
+	EOF
+	export CARGO_LAMBDA_IGNORE_FILE="$run_dir/watch.ignore"
+fi
+
 export PATH="$VENV/bin:$PATH" # `cargo lambda` is the cargo-lambda binary from .venv
 base="http://127.0.0.1:$PORT"
 log "starting 'cargo lambda watch' on $base (the first build can take several minutes)"
-start_bg "$ROOT" - cargo lambda watch --invoke-address "$INVOKE_ADDRESS" --invoke-port "$PORT" \
+start_bg "$ROOT" - env -u RUST_LOG cargo lambda watch --invoke-address "$INVOKE_ADDRESS" --invoke-port "$PORT" \
 	--env-file "$run_dir/function.env"
 watch_pid="$STARTED_PID"
 echo "$watch_pid" >"$run_dir/watch.pid"

@@ -47,7 +47,7 @@ EXAMPLE = {
 WATCHER_STATUSES = {502, 503, 504}
 
 
-def request(method: str, url: str, key: str, body: dict | None, timeout: float) -> tuple[int, str]:
+def request(method: str, url: str, key: str, body: dict | None, timeout: float) -> tuple[int, str, str]:
     data = None if body is None else json.dumps(body).encode()
     req = urllib.request.Request(url, data=data, method=method)
     req.add_header("Authorization", f"Bearer {key}")
@@ -56,19 +56,20 @@ def request(method: str, url: str, key: str, body: dict | None, timeout: float) 
         req.add_header("Content-Type", "application/json")
     try:
         with urllib.request.urlopen(req, timeout=timeout) as resp:
-            return resp.status, resp.read().decode("utf-8", "replace")
+            return resp.status, resp.headers.get("Content-Type", ""), resp.read().decode("utf-8", "replace")
     except urllib.error.HTTPError as err:
-        return err.code, err.read().decode("utf-8", "replace")
+        return err.code, err.headers.get("Content-Type", ""), err.read().decode("utf-8", "replace")
 
 
-def wait_ready(base: str, deadline: float, log) -> tuple[int, str] | None:
+def wait_ready(base: str, deadline: float, log) -> int | None:
     url = f"{base}/v1/customers/{EXAMPLE_ID}"
     last = None
     while time.monotonic() < deadline:
         try:
-            status, body = request("GET", url, READ_KEY, None, timeout=60)
-            if status not in WATCHER_STATUSES:
-                return status, body
+            status, ctype, body = request("GET", url, READ_KEY, None, timeout=60)
+            # The function's own errors are problem+json; the watcher's are not.
+            if status not in WATCHER_STATUSES or ctype.startswith("application/problem+json"):
+                return status
             last = f"HTTP {status} {body.strip()[:200]}"
         except (urllib.error.URLError, OSError) as err:  # not listening yet, or timed out
             last = str(getattr(err, "reason", err))
@@ -115,7 +116,7 @@ def seed(base: str, timeout: float) -> int:
     if wait_ready(base, time.monotonic() + timeout, log) is None:
         return 2
     try:
-        status, body = request("POST", f"{base}/v1/customers", WRITE_KEY, EXAMPLE, timeout=60)
+        status, _, body = request("POST", f"{base}/v1/customers", WRITE_KEY, EXAMPLE, timeout=60)
     except (urllib.error.URLError, OSError) as err:
         print(f"[seed] POST /v1/customers failed: {err}", file=sys.stderr)
         return 3

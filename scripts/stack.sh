@@ -111,6 +111,7 @@ wait_http() {
 
 do_down() {
 	local quiet="${1:-0}" any=0 name marker pid
+	set +e # stop everything that can be stopped, whatever fails
 	for name in moto dynamodb; do
 		[[ "$name" == moto ]] && marker="$MOTO_MARKER" || marker="$DDB_MARKER"
 		pid="$(read_pid "$name")"

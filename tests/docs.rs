@@ -100,6 +100,109 @@ fn readme_field_table_matches_the_code() {
     );
 }
 
+fn openapi() -> serde_json::Value {
+    let text =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/openapi.yaml")).unwrap();
+    serde_yaml_ng::from_str(&text).expect("openapi.yaml is YAML")
+}
+
+/// Follows one `$ref`, or the non-null branch of an `anyOf`.
+fn resolve<'a>(doc: &'a serde_json::Value, s: &'a serde_json::Value) -> &'a serde_json::Value {
+    if let Some(r) = s.get("$ref").and_then(|r| r.as_str()) {
+        let name = r.trim_start_matches("#/components/schemas/");
+        return resolve(doc, &doc["components"]["schemas"][name]);
+    }
+    if let Some(branches) = s.get("anyOf").and_then(|a| a.as_array()) {
+        if let Some(b) = branches
+            .iter()
+            .find(|b| b.get("type") != Some(&serde_json::json!("null")))
+        {
+            return resolve(doc, b);
+        }
+    }
+    s
+}
+
+/// Checks one schema's members against a table: names, and each limit.
+fn check_schema(doc: &serde_json::Value, schema: &str, table: &[&Field], response: bool) {
+    let s = &doc["components"]["schemas"][schema];
+    let props = s["properties"]
+        .as_object()
+        .unwrap_or_else(|| panic!("{schema} has properties"));
+    let names: Vec<&str> = props.keys().map(String::as_str).collect();
+    let want: Vec<&str> = table.iter().map(|f| f.name).collect();
+    assert_eq!(names, want, "{schema}: members differ from src/fields.rs");
+    assert_eq!(
+        s["additionalProperties"], false,
+        "{schema} allows unknown members"
+    );
+    if response {
+        let required: Vec<&str> = s["required"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_str().unwrap())
+            .collect();
+        assert_eq!(required, want, "{schema}: every member is always present");
+    }
+    for f in table {
+        let p = resolve(doc, &props[f.name]);
+        let at = format!("{schema}.{}", f.name);
+        match f.kind {
+            Kind::Text { min, max } => {
+                assert_eq!(p["maxLength"], max, "{at} maxLength");
+                assert_eq!(
+                    p.get("minLength").and_then(|v| v.as_u64()).unwrap_or(0),
+                    min as u64,
+                    "{at} minLength"
+                );
+            }
+            Kind::Email => assert_eq!(p["maxLength"], 254, "{at} maxLength"),
+            Kind::Phone => assert_eq!(p["pattern"], r"^\+[1-9][0-9]{6,14}$", "{at} pattern"),
+            Kind::Country => assert_eq!(p["pattern"], "^[A-Z]{2}$", "{at} pattern"),
+            Kind::Metadata => {
+                assert_eq!(p["maxProperties"], METADATA.max_keys, "{at}");
+                assert_eq!(p["propertyNames"]["maxLength"], METADATA.key_max, "{at}");
+                assert_eq!(
+                    p["additionalProperties"]["maxLength"], METADATA.value_max,
+                    "{at}"
+                );
+            }
+            Kind::Tags => {
+                assert_eq!(p["maxItems"], TAGS.max_items, "{at}");
+                assert_eq!(p["uniqueItems"], true, "{at}");
+                assert_eq!(p["items"]["maxLength"], TAGS.item_max, "{at}");
+            }
+            Kind::CustomerId => assert_eq!(p["maxLength"], 128, "{at}"),
+            Kind::Date
+            | Kind::Bool
+            | Kind::Object(_)
+            | Kind::Uuid
+            | Kind::Timestamp
+            | Kind::Details => {}
+        }
+    }
+}
+
+#[test]
+fn openapi_schemas_follow_the_field_table() {
+    let doc = openapi();
+    let all = |t: &'static [Field]| t.iter().collect::<Vec<_>>();
+    let writable: Vec<&Field> = fields::CUSTOMER
+        .iter()
+        .filter(|f| f.access == Access::Writable)
+        .collect();
+    check_schema(&doc, "Customer", &all(fields::CUSTOMER), true);
+    check_schema(&doc, "Address", &all(fields::ADDRESS), true);
+    check_schema(&doc, "Shipping", &all(fields::SHIPPING), true);
+    check_schema(&doc, "AddressInput", &all(fields::ADDRESS), false);
+    check_schema(&doc, "ShippingInput", &all(fields::SHIPPING), false);
+    check_schema(&doc, "CustomerPatch", &writable, false);
+    let mut create: Vec<&Field> = vec![fields::lookup(fields::CUSTOMER, "customerId").unwrap()];
+    create.extend(writable.iter().copied());
+    check_schema(&doc, "CustomerCreate", &create, false);
+}
+
 #[test]
 fn openapi_names_every_member() {
     let spec =

@@ -112,13 +112,16 @@ fn resolve<'a>(doc: &'a serde_json::Value, s: &'a serde_json::Value) -> &'a serd
         let name = r.trim_start_matches("#/components/schemas/");
         return resolve(doc, &doc["components"]["schemas"][name]);
     }
-    if let Some(branches) = s.get("anyOf").and_then(|a| a.as_array()) {
-        if let Some(b) = branches
-            .iter()
-            .find(|b| b.get("type") != Some(&serde_json::json!("null")))
-        {
-            return resolve(doc, b);
-        }
+    let non_null = s
+        .get("anyOf")
+        .and_then(|a| a.as_array())
+        .and_then(|branches| {
+            branches
+                .iter()
+                .find(|b| b.get("type") != Some(&serde_json::json!("null")))
+        });
+    if let Some(b) = non_null {
+        return resolve(doc, b);
     }
     s
 }

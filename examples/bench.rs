@@ -67,6 +67,7 @@ const READ_KEY: &str = "Bearer bench-read-key";
 struct Opts {
     bin: PathBuf,
     hello: PathBuf,
+    probe: PathBuf,
     out: PathBuf,
     package: PathBuf,
     requests: usize,
@@ -81,6 +82,7 @@ fn opts() -> Res<Opts> {
     let mut o = Opts {
         bin: "target/release/customers-api".into(),
         hello: "target/release/examples/hello".into(),
+        probe: "target/release/examples/init_probe".into(),
         out: "target/bench/latest.json".into(),
         package: "target/bench/package.json".into(),
         requests: 2000,
@@ -96,6 +98,7 @@ fn opts() -> Res<Opts> {
         match a.as_str() {
             "--bin" => o.bin = val()?.into(),
             "--hello" => o.hello = val()?.into(),
+            "--probe" => o.probe = val()?.into(),
             "--out" => o.out = val()?.into(),
             "--package" => o.package = val()?.into(),
             "--requests" => o.requests = val()?.parse()?,
@@ -790,7 +793,130 @@ async fn warm_path(b: &Bench, kind: Kind, warmup: usize, n: usize) -> Res<Warm> 
     })
 }
 
+// --- CPU per request, without I/O ----------------------------------------------
+
+/// The handler and the raw calls with DynamoDB answered in process by
+/// `aws-smithy-mocks` (the SDK still builds and checks each request): what
+/// is left is CPU, and the difference is what our code costs per request.
+async fn cpu_only(b: &Bench, warmup: usize, n: usize) -> Res<Vec<(Kind, Pct, Pct, u32)>> {
+    use aws_sdk_dynamodb::operation::describe_table::DescribeTableOutput;
+    use aws_sdk_dynamodb::operation::get_item::GetItemOutput;
+    use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsOutput;
+    use aws_sdk_dynamodb::operation::update_item::UpdateItemOutput;
+    use aws_sdk_dynamodb::types::error::ConditionalCheckFailedException;
+    use aws_smithy_mocks::{RuleMode, mock, mock_client};
+
+    let mut item = b
+        .admin
+        .get_item()
+        .table_name(&b.table)
+        .key("pk", s("customer#bench-h"))
+        .consistent_read(true)
+        .send()
+        .await?
+        .item
+        .ok_or("bench-h is missing")?;
+    // An email that no request sets, so every email PATCH is a change.
+    item.insert("email".into(), s("mock-other@example.com"));
+    item.insert("emailNorm".into(), s("mock-other@example.com"));
+    let it = item.clone();
+    let get = mock!(aws_sdk_dynamodb::Client::get_item)
+        .then_output(move || GetItemOutput::builder().set_item(Some(it.clone())).build());
+    let it = item.clone();
+    let refuse = mock!(aws_sdk_dynamodb::Client::update_item)
+        .match_requests(|r| {
+            r.expression_attribute_names()
+                .is_some_and(|m| m.values().any(|v| v == "emailNorm"))
+        })
+        .then_error(move || {
+            UpdateItemError::ConditionalCheckFailedException(
+                ConditionalCheckFailedException::builder()
+                    .message("The conditional request failed")
+                    .set_item(Some(it.clone()))
+                    .build(),
+            )
+        });
+    let it = item.clone();
+    let update = mock!(aws_sdk_dynamodb::Client::update_item).then_output(move || {
+        UpdateItemOutput::builder()
+            .set_attributes(Some(it.clone()))
+            .build()
+    });
+    let tx = mock!(aws_sdk_dynamodb::Client::transact_write_items)
+        .then_output(|| TransactWriteItemsOutput::builder().build());
+    let describe = mock!(aws_sdk_dynamodb::Client::describe_table)
+        .then_output(|| DescribeTableOutput::builder().build());
+    let ddb = mock_client!(
+        aws_sdk_dynamodb,
+        RuleMode::MatchAny,
+        &[&refuse, &update, &get, &tx, &describe]
+    );
+    // Keys from moto as usual, cached for longer than this section runs.
+    let env: HashMap<&str, &str> = HashMap::from([
+        ("TABLE_NAME", b.table.as_str()),
+        ("API_KEYS_PARAMETER", b.param.as_str()),
+        ("API_KEYS_TTL_SECONDS", "3600"),
+        ("API_KEYS_MAX_STALE_SECONDS", "3600"),
+    ]);
+    let config = Config::from_lookup(|k| env.get(k).map(|v| (*v).to_owned()))?;
+    let ssm = aws_sdk_ssm::Client::new(&init::sdk_config(&config).await);
+    let app = init::app(config, ddb.clone(), ssm);
+    init::warm(&app).await;
+    let raw = Raw {
+        ddb,
+        table: b.table.clone(),
+    };
+    let mut out = Vec::new();
+    for kind in Kind::ALL {
+        let (mut h, mut r) = (Vec::with_capacity(n), Vec::with_capacity(n));
+        let mut calls = 0;
+        for i in 0..warmup + n {
+            let req = request(&event(kind, "bench-h", i))?;
+            let ctx = RequestCtx::new(format!("cpu-{i}"));
+            let t = Instant::now();
+            let resp = handle_with(&app, req, &ctx).await;
+            let hd = t.elapsed();
+            if resp.status() != 200 {
+                return Err(format!(
+                    "mocked {}: status {} {}",
+                    kind.label(),
+                    resp.status(),
+                    body_text(resp.body())
+                )
+                .into());
+            }
+            let t = Instant::now();
+            raw.run(kind, "bench-r", i).await?;
+            let rd = t.elapsed();
+            if i >= warmup {
+                h.push(ns(hd));
+                r.push(ns(rd));
+                calls = calls.max(ctx.calls.get());
+            }
+        }
+        out.push((kind, pct(&h), pct(&r), calls));
+    }
+    Ok(out)
+}
+
 // --- throughput -------------------------------------------------------------------
+
+/// CPU time (user + system) this process has used, from /proc/self/stat
+/// (clock ticks of 10 ms: used over runs of seconds).
+fn process_cpu() -> Option<Duration> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // Fields after the command name, which is in parentheses.
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ticks: u64 = f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?;
+    Some(Duration::from_millis(ticks * 10))
+}
+
+struct Tput {
+    rps: f64,
+    /// CPU time of this process per request, µs.
+    cpu_us: Option<f64>,
+}
 
 /// `round` shifts the alternating values so that a round never starts by
 /// writing the value the previous one ended with.
@@ -801,7 +927,7 @@ async fn throughput(
     conc: usize,
     per: usize,
     round: usize,
-) -> Res<f64> {
+) -> Res<Tput> {
     let off = round * per;
     let mut prepared = Vec::with_capacity(conc);
     for w in 0..conc {
@@ -818,6 +944,7 @@ async fn throughput(
         }
         prepared.push((id, reqs));
     }
+    let cpu0 = process_cpu();
     let start = Instant::now();
     let mut set = tokio::task::JoinSet::new();
     for (w, (id, reqs)) in prepared.into_iter().enumerate() {
@@ -847,10 +974,16 @@ async fn throughput(
         bad += r?;
     }
     let secs = start.elapsed().as_secs_f64();
+    let cpu = process_cpu()
+        .zip(cpu0)
+        .map(|(b, a)| (b - a).as_secs_f64() * 1e6 / (conc * per) as f64);
     if bad > 0 {
         return Err(format!("{bad} failed requests in the throughput run").into());
     }
-    Ok((conc * per) as f64 / secs)
+    Ok(Tput {
+        rps: (conc * per) as f64 / secs,
+        cpu_us: cpu,
+    })
 }
 
 // --- a minimal Lambda Runtime API -------------------------------------------------
@@ -1244,6 +1377,40 @@ async fn round_trips(config: &Config, param: &str, table: &str, n: usize) -> Res
     Ok(rt)
 }
 
+// --- where init goes ----------------------------------------------------------------
+
+/// Runs examples/init_probe `n` times as fresh processes with the function's
+/// environment; returns the median of each step, µs, in the probe's order.
+fn init_breakdown(probe: &Path, env: &[(String, String)], n: usize) -> Res<Vec<(String, f64)>> {
+    let mut steps: Vec<(String, Vec<u64>)> = Vec::new();
+    for _ in 0..n {
+        let out = std::process::Command::new(probe)
+            .env_clear()
+            .envs(env.iter().map(|(k, v)| (k, v)))
+            .stdin(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .output()?;
+        if !out.status.success() {
+            return Err(format!("{} failed ({})", probe.display(), out.status).into());
+        }
+        // Its own JSON logs share stdout; the figures are the last line.
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let line = stdout
+            .lines()
+            .rfind(|l| l.starts_with("{\"tokio_runtime\""))
+            .ok_or("init_probe printed no figures")?;
+        let v: serde_json::Map<String, Value> = serde_json::from_str(line)?;
+        for (i, (k, us)) in v.into_iter().enumerate() {
+            let us = us.as_u64().unwrap_or(0) * 1000;
+            match steps.get_mut(i) {
+                Some((name, xs)) if *name == k => xs.push(us),
+                _ => steps.push((k, vec![us])),
+            }
+        }
+    }
+    Ok(steps.into_iter().map(|(k, xs)| (k, median(&xs))).collect())
+}
+
 // --- main -------------------------------------------------------------------------
 
 fn mark(ok: bool) -> &'static str {
@@ -1321,6 +1488,9 @@ async fn run() -> Res<()> {
     let r_version = version_of(&b.admin, &b.table, "bench-r").await?;
     let writes_ok = h_version == expected_version && r_version == expected_version;
 
+    progress("CPU per request with DynamoDB answered in process (aws-smithy-mocks)");
+    let cpu = cpu_only(&b, o.warmup, o.requests.max(1000)).await?;
+
     // 2. Throughput with `concurrency` requests in flight.
     let mut tput = Vec::new();
     for kind in [Kind::Get, Kind::PatchName] {
@@ -1329,13 +1499,17 @@ async fn run() -> Res<()> {
             kind.label(),
             o.concurrency
         ));
-        let (mut h, mut r) = (0.0, 0.0);
+        let (mut h, mut r, mut hc, mut rc) = (0.0, 0.0, Some(0.0), Some(0.0));
         // Two rounds, alternating, to even out drift.
         for round in 0..2 {
-            h += throughput(&b, kind, true, o.concurrency, o.per_worker, round).await?;
-            r += throughput(&b, kind, false, o.concurrency, o.per_worker, round).await?;
+            let t = throughput(&b, kind, true, o.concurrency, o.per_worker, round).await?;
+            h += t.rps / 2.0;
+            hc = hc.zip(t.cpu_us).map(|(a, b)| a + b / 2.0);
+            let t = throughput(&b, kind, false, o.concurrency, o.per_worker, round).await?;
+            r += t.rps / 2.0;
+            rc = rc.zip(t.cpu_us).map(|(a, b)| a + b / 2.0);
         }
-        tput.push((kind, h / 2.0, r / 2.0));
+        tput.push((kind, h, r, hc, rc));
     }
 
     // 3. Round trips of the unavoidable init calls.
@@ -1344,6 +1518,12 @@ async fn run() -> Res<()> {
 
     // 4. Cold starts, interleaved function / floor.
     let env = lambda_env(&b);
+    let breakdown = if o.probe.is_file() {
+        progress("init step by step (examples/init_probe in fresh processes)");
+        Some(init_breakdown(&o.probe, &env, o.cold)?)
+    } else {
+        None
+    };
     let api_log = out_dir.join("customers-api.stderr.log");
     let hello_log = out_dir.join("hello.stderr.log");
     let _ = std::fs::remove_file(&api_log);
@@ -1510,23 +1690,56 @@ async fn run() -> Res<()> {
     out(String::new());
 
     out(format!(
+        "CPU per request without I/O: DynamoDB answered in process by aws-smithy-mocks, {} requests each, µs",
+        o.requests.max(1000)
+    ));
+    out(format!(
+        "{:<28} {:>5}  {:>22}  {:>22}  {:>14}",
+        "request", "calls", "handler p50 / p99", "raw SDK p50 / p99", "our code p50"
+    ));
+    let mut cpu_json = serde_json::Map::new();
+    for (kind, h, r, calls) in &cpu {
+        out(format!(
+            "{:<28} {:>5}  {:>22}  {:>22}  {:>14}",
+            kind.label(),
+            calls,
+            format!("{:.1} / {:.1}", h.p50, h.p99),
+            format!("{:.1} / {:.1}", r.p50, r.p99),
+            format!("{:.1}", h.p50 - r.p50)
+        ));
+        cpu_json.insert(
+            kind.key().into(),
+            json!({"handler_us": pct_json(*h), "raw_us": pct_json(*r), "ours_p50_us": round1(h.p50 - r.p50), "dynamodb_calls": calls}),
+        );
+    }
+    out(String::new());
+
+    out(format!(
         "Throughput, {} requests in flight ({} each), req/s",
         o.concurrency, o.per_worker
     ));
     let mut tput_json = serde_json::Map::new();
-    for (kind, h, r) in &tput {
+    let cpu = |c: &Option<f64>| c.map(|c| format!("{c:.0}")).unwrap_or("?".into());
+    for (kind, h, r, hc, rc) in &tput {
         out(format!(
-            "{:<28} handler {:>7.0}   raw {:>7.0}   ratio {:.2}",
+            "{:<28} handler {:>7.0}   raw {:>7.0}   ratio {:.2}   CPU of this process per request: handler {} µs, raw {} µs",
             kind.label(),
             h,
             r,
-            h / r
+            h / r,
+            cpu(hc),
+            cpu(rc)
         ));
         tput_json.insert(
             kind.key().into(),
-            json!({"handler_rps": round1(*h), "raw_rps": round1(*r), "ratio": round3(h / r)}),
+            json!({"handler_rps": round1(*h), "raw_rps": round1(*r), "ratio": round3(h / r),
+                   "handler_cpu_us_per_request": hc.map(round1), "raw_cpu_us_per_request": rc.map(round1)}),
         );
     }
+    out(
+        "  (DynamoDB Local shares the 2 cores: a handler that needs more CPU per request leaves less to it)"
+            .into(),
+    );
     out(String::new());
 
     let cfg_med = median(&rt.config_load);
@@ -1603,6 +1816,21 @@ async fn run() -> Res<()> {
         format!("{} ≤ {} ms", ms(af), ms(cold_target)),
         af <= cold_target && cold_problems.is_empty(),
     ));
+    if let Some(steps) = &breakdown {
+        let total: f64 = steps.iter().map(|(_, us)| us).sum();
+        out(format!(
+            "  init step by step (examples/init_probe, sequential, medians of {}), ms:",
+            o.cold
+        ));
+        let parts: Vec<String> = steps
+            .iter()
+            .map(|(k, us)| format!("{k} {}", ms(*us)))
+            .collect();
+        for chunk in parts.chunks(3) {
+            out(format!("    {}", chunk.join("   ")));
+        }
+        out(format!("    sum {} ms", ms(total)));
+    }
     out(String::new());
 
     let api_hwm = api_s.vm_hwm_kb.unwrap_or(0) as f64 / 1024.0;
@@ -1689,6 +1917,7 @@ async fn run() -> Res<()> {
         "requests": o.requests,
         "warmup": o.warmup,
         "warm_us": warm_json,
+        "cpu_only_us": cpu_json,
         "throughput": {"in_flight": o.concurrency, "per_worker": o.per_worker, "by_request": tput_json},
         "init_calls_ms": {
             "samples": o.cold,
@@ -1709,6 +1938,7 @@ async fn run() -> Res<()> {
             "target_first_response": round3(cold_target / 1000.0),
             "non_200": cold_problems.len(),
         },
+        "init_steps_ms": breakdown.as_ref().map(|steps| steps.iter().map(|(k, us)| (k.clone(), json!(round3(us / 1000.0)))).collect::<serde_json::Map<_, _>>()),
         "runtime_api": {
             "invocations": o.invocations,
             "customers_api": {

@@ -25,7 +25,8 @@ fi
 bin="$ROOT/target/release/customers-api"
 hello="$ROOT/target/release/examples/hello"
 bench="$ROOT/target/release/examples/bench"
-for f in "$bin" "$hello" "$bench"; do
+probe="$ROOT/target/release/examples/init_probe"
+for f in "$bin" "$hello" "$bench" "$probe"; do
 	[[ -x "$f" ]] || die "$f is missing; run without BENCH_NO_BUILD"
 done
 
@@ -44,6 +45,6 @@ trap 'exit 129' HUP
 load_env_file "$stack_dir/env"
 
 mkdir -p "$ROOT/target/bench"
-"$bench" --bin "$bin" --hello "$hello" \
+"$bench" --bin "$bin" --hello "$hello" --probe "$probe" \
 	--out "$ROOT/target/bench/latest.json" \
 	--package "$ROOT/target/bench/package.json" "$@"

@@ -1,0 +1,50 @@
+//! Where a cold start's init goes: the steps of `main.rs` run one after
+//! another in a fresh process, each timed. `make bench` spawns it with the
+//! same environment as the function and prints the medians; it can also be
+//! run by hand with TABLE_NAME, API_KEYS_PARAMETER and the stack's AWS_*
+//! variables set. Prints one JSON object of microseconds per step on stdout.
+
+use std::time::Instant;
+
+use customers_api::{config::Config, init, logging};
+
+fn main() {
+    let t0 = Instant::now();
+    let mut steps: Vec<(&str, u128)> = Vec::new();
+    let mut last = 0;
+    let mut mark = |name: &'static str| {
+        let now = t0.elapsed().as_micros();
+        steps.push((name, now - last));
+        last = now;
+    };
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
+    mark("tokio_runtime");
+    rt.block_on(async {
+        logging::init();
+        mark("logging");
+        let config = Config::from_env().expect("configuration");
+        mark("config");
+        let sdk = init::sdk_config(&config).await;
+        mark("sdk_config_load");
+        let app = init::app(
+            config,
+            aws_sdk_dynamodb::Client::new(&sdk),
+            aws_sdk_ssm::Client::new(&sdk),
+        );
+        mark("clients_and_app");
+        let keys = app.keys.warm().await;
+        mark("ssm_keys_first_call");
+        let table = app.customers.store().warm().await;
+        mark("dynamodb_describe_first_call");
+        app.keys.warm().await;
+        mark("ssm_keys_second_call");
+        let _ = app.customers.store().warm().await;
+        mark("dynamodb_describe_second_call");
+        assert!(keys && table.is_ok(), "keys or table not reachable");
+    });
+    let fields: Vec<String> = steps.iter().map(|(k, v)| format!("\"{k}\":{v}")).collect();
+    println!("{{{}}}", fields.join(","));
+}

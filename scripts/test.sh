@@ -8,7 +8,14 @@
 #   2. cargo clippy --all-targets -- -D warnings
 #   3. cargo test                (AWS_ENDPOINT_URL_DYNAMODB / AWS_ENDPOINT_URL_SSM,
 #                                 AWS_REGION and credentials point at the stack)
-#   4. cfn-lint template.yaml    (skipped, with a notice, while the file does not exist)
+#   4. schemathesis              the function under `cargo lambda watch` on a free
+#                                 port, on the same stack (own table and keys
+#                                 parameter), fuzzed through openapi.yaml with a
+#                                 bounded number of examples per operation; prints
+#                                 the example counts and failures
+#                                 (scripts/schemathesis.sh; SCHEMATHESIS_MAX_EXAMPLES,
+#                                 SCHEMATHESIS_SEED override)
+#   5. cfn-lint template.yaml    (skipped, with a notice, while the file does not exist)
 #
 # Extra arguments are passed to `cargo test` (e.g. `make test ARGS='-- patch'`).
 set -uo pipefail
@@ -24,6 +31,10 @@ stack_dir="$LOCAL_DIR/test-$$"
 # shellcheck disable=SC2317 # called from traps
 cleanup() {
 	trap - EXIT INT TERM HUP
+	# A watcher the schemathesis step could not stop itself (it was killed).
+	if [[ -f "$stack_dir/schemathesis/watch.pid" ]]; then
+		stop_pid "$(cat "$stack_dir/schemathesis/watch.pid")" "lambda" "cargo lambda watch"
+	fi
 	"$ROOT/scripts/stack.sh" down --dir "$stack_dir" --purge
 }
 trap cleanup EXIT
@@ -51,6 +62,7 @@ step() {
 step fmt cargo fmt --check
 step clippy cargo clippy --all-targets -- -D warnings
 step test cargo test "$@"
+step schemathesis "$ROOT/scripts/schemathesis.sh" --dir "$stack_dir/schemathesis"
 if [[ -f template.yaml ]]; then
 	step cfn-lint cfn-lint template.yaml
 else

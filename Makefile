@@ -99,9 +99,5 @@ bench: tools
 package: tools
 	@scripts/package.sh
 
-# --- reserved for later targets (not implemented yet) -------------------------
-#
-# fuzz:     schemathesis (already in tools/requirements.txt) against openapi.yaml
-#           and a running `make run`, and/or cargo-fuzz targets.
-#
-# -----------------------------------------------------------------------------
+# API fuzzing (schemathesis against openapi.yaml through `cargo lambda watch`)
+# is a step of `make test`: scripts/schemathesis.sh.

@@ -71,21 +71,24 @@ pub async fn handle_with(app: &App, req: Request, ctx: &RequestCtx) -> Response<
         "" => req.uri().path(),
         raw => raw,
     };
-    let action = router::route(&method, path);
+    // The id is decoded and checked once; its error waits for `serve` to
+    // authenticate first.
+    let action = router::route(&method, path).map(|a| (a.route(), a.scope(), a.checked()));
     let (route, customer_id) = match &action {
-        // Only a valid id is logged: a path segment is anything a client sent.
-        Ok(a) => (
-            a.route(),
-            a.id_segment().and_then(|s| router::customer_id(s).ok()),
+        Ok((route, _, checked)) => (
+            *route,
+            checked
+                .as_ref()
+                .ok()
+                .and_then(Action::customer_id)
+                .map(str::to_owned),
         ),
         Err(_) => ("-", None),
     };
-    let prefix = path
-        .find("/v1/customers")
-        .map_or("", |i| &path[..i])
-        .to_owned();
+    // Behind a named stage the resource lives under the same prefix.
+    let prefix = path.find("/v1/customers").map_or("", |i| &path[..i]);
     let result = match action {
-        Ok(a) => serve(app, &req, a, &prefix, ctx).await,
+        Ok((_, scope, checked)) => serve(app, &req, scope, checked, prefix, ctx).await,
         Err(e) => Err(e),
     };
     let (response, code) = match result {
@@ -133,18 +136,14 @@ fn read_body(req: &Request) -> Result<&[u8], ApiError> {
 async fn serve(
     app: &App,
     req: &Request,
-    action: Action,
+    scope: &'static str,
+    action: Result<Action, ApiError>,
     prefix: &str,
     ctx: &RequestCtx,
 ) -> Result<Response<Body>, ApiError> {
-    app.keys.authorize(req.headers(), action.scope()).await?;
+    app.keys.authorize(req.headers(), scope).await?;
+    let action = action?;
     let calls = &ctx.calls;
-    let action = match action {
-        Action::Get(s) => Action::Get(router::customer_id(&s)?),
-        Action::Patch(s) => Action::Patch(router::customer_id(&s)?),
-        Action::Delete(s) => Action::Delete(router::customer_id(&s)?),
-        Action::Create => Action::Create,
-    };
     match action {
         Action::Get(id) => {
             let s = app.customers.get(calls, &id).await?;
@@ -155,7 +154,6 @@ async fn serve(
             let s = app.customers.create(calls, doc).await?;
             let _ = ctx.created.set(s.customer_id().to_owned());
             let mut r = customer_response(StatusCode::CREATED, &s);
-            // Behind a named stage the resource lives under the same prefix.
             let location = format!("{prefix}/v1/customers/{}", s.customer_id());
             if let Ok(v) = HeaderValue::from_str(&location) {
                 r.headers_mut().insert(LOCATION, v);

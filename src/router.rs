@@ -32,12 +32,24 @@ impl Action {
         }
     }
 
-    /// The id segment as it appears in the path (not yet validated).
-    pub fn id_segment(&self) -> Option<&str> {
+    /// The customer id the action names.
+    pub fn customer_id(&self) -> Option<&str> {
         match self {
             Action::Create => None,
             Action::Get(id) | Action::Patch(id) | Action::Delete(id) => Some(id),
         }
+    }
+
+    /// The same action with its path segment decoded and checked by
+    /// [`customer_id`]. The caller reports a failure only after
+    /// authentication, so an anonymous caller learns nothing about ids.
+    pub fn checked(self) -> Result<Action, ApiError> {
+        Ok(match self {
+            Action::Create => Action::Create,
+            Action::Get(s) => Action::Get(customer_id(&s)?),
+            Action::Patch(s) => Action::Patch(customer_id(&s)?),
+            Action::Delete(s) => Action::Delete(customer_id(&s)?),
+        })
     }
 }
 
@@ -45,8 +57,7 @@ const COLLECTION_ALLOW: &str = "POST";
 const ITEM_ALLOW: &str = "GET, PATCH, DELETE";
 
 /// The customer id named by a path segment: percent-decoded (clients encode
-/// `:` as `%3A`), then held to the rules of SPEC §1. Checked after
-/// authentication, so an anonymous caller learns nothing about ids.
+/// `:` as `%3A`), then held to the rules of SPEC §1.
 pub fn customer_id(segment: &str) -> Result<String, ApiError> {
     let raw = Value::String(segment.to_owned());
     let refuse = |msg: String| {

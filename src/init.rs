@@ -5,12 +5,17 @@
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, SdkConfig};
+use aws_smithy_http_client::proxy::ProxyConfig;
+use aws_smithy_http_client::tls::{Provider, TlsContext, TrustStore, rustls_provider::CryptoMode};
+use aws_smithy_http_client::{Builder, ConnectorBuilder};
+use aws_smithy_runtime_api::client::http::SharedHttpClient;
 
 use crate::app::App;
 use crate::auth::Keys;
 use crate::config::Config;
 use crate::service::Customers;
 use crate::store::Store;
+use crate::tls::Source;
 
 pub async fn sdk_config(config: &Config) -> SdkConfig {
     let timeouts = TimeoutConfig::builder()
@@ -20,10 +25,53 @@ pub async fn sdk_config(config: &Config) -> SdkConfig {
         .operation_timeout(config.operation_timeout)
         .build();
     aws_config::defaults(BehaviorVersion::latest())
+        .http_client(https_client(trust_store()))
         .timeout_config(timeouts)
         .retry_config(RetryConfig::standard().with_max_attempts(3))
         .load()
         .await
+}
+
+fn trust_store() -> TrustStore {
+    let (trust, source) = crate::tls::trust_store();
+    match &source {
+        Source::Bundle { path, certs } => {
+            tracing::debug!(bundle = %path.display(), certs, "TLS roots from one CA bundle")
+        }
+        Source::Native(why) => {
+            tracing::info!(reason = why, "TLS roots from the SDK's default discovery")
+        }
+    }
+    trust
+}
+
+/// The SDK's default HTTPS client (hyper, rustls with aws-lc, proxies from
+/// the environment: the same construction as `aws-smithy-runtime`'s
+/// `default_https_client`), trusting `trust` (see `tls.rs`).
+pub fn https_client(trust: TrustStore) -> SharedHttpClient {
+    // build() cannot fail in aws-smithy-http-client 1.5; should it ever, the
+    // default context is the SDK's own behaviour.
+    let context = TlsContext::builder()
+        .with_trust_store(trust)
+        .build()
+        .unwrap_or_default();
+    Builder::new().build_with_connector_fn(move |settings, components| {
+        // Called with neither by `validate_base_client_config`, once per
+        // SdkConfig load and per client, only to pre-load native roots; the
+        // connector is thrown away. A TLS one would parse the bundle each time.
+        if settings.is_none() && components.is_none() {
+            return ConnectorBuilder::default().build_http();
+        }
+        let mut conn = ConnectorBuilder::default()
+            .tls_provider(Provider::Rustls(CryptoMode::AwsLc))
+            .tls_context(context.clone());
+        conn.set_connector_settings(settings.cloned());
+        if let Some(components) = components {
+            conn.set_sleep_impl(components.sleep_impl());
+        }
+        conn.set_proxy_config(Some(ProxyConfig::from_env()));
+        conn.build()
+    })
 }
 
 /// Assembles the app from clients (tests pass their own).

@@ -20,4 +20,5 @@ pub mod router;
 pub mod service;
 pub mod store;
 pub mod strategy;
+pub mod tls;
 pub mod validate;

@@ -5,9 +5,11 @@
 #
 #   scripts/schemathesis.sh --dir DIR [--max-examples N] [-- SCHEMATHESIS_ARGS...]
 #
-#   1. builds the function (`cargo build --bin customers-api`, the profile the
-#      watcher runs; a no-op after `cargo test`), so a broken build fails here
-#      at once instead of after a readiness timeout;
+#   1. builds the function (`cargo build --bin customers-api`, what the
+#      watcher runs), so a broken build fails here at once instead of after a
+#      readiness timeout; after `cargo test` this still compiles ~29 crates
+#      again, because the dev-dependencies (proptest, aws-smithy-mocks, ...)
+#      switch on features in crates the binary shares (feature unification);
 #   2. creates a table and a keys parameter of its own on the stack
 #      (scripts/provision.py), leaving the cargo tests' ones alone;
 #   3. starts `cargo lambda watch --ignore-changes` on a free port with those

@@ -116,7 +116,9 @@ fi
 export PATH="$VENV/bin:$PATH" # `cargo lambda` is the cargo-lambda binary from .venv
 base="http://127.0.0.1:$PORT"
 log "starting 'cargo lambda watch' on $base (the first build can take several minutes)"
-start_bg "$ROOT" - env -u RUST_LOG cargo lambda watch --invoke-address "$INVOKE_ADDRESS" --invoke-port "$PORT" \
+# --disable-cors: the emulator would otherwise answer OPTIONS itself and add
+# CORS headers that the deployed HTTP API (no CORS configuration) does not send.
+start_bg "$ROOT" - env -u RUST_LOG cargo lambda watch --disable-cors --invoke-address "$INVOKE_ADDRESS" --invoke-port "$PORT" \
 	--env-file "$run_dir/function.env"
 watch_pid="$STARTED_PID"
 echo "$watch_pid" >"$run_dir/watch.pid"

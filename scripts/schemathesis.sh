@@ -1,19 +1,20 @@
 #!/usr/bin/env bash
 # API fuzzing with schemathesis, a `make test` step (scripts/test.sh): serves
-# the function through `cargo lambda watch` against the local stack named by
+# the function through cargo-lambda's emulator against the local stack named by
 # the environment, and runs schemathesis against openapi.yaml.
 #
 #   scripts/schemathesis.sh --dir DIR [--max-examples N] [-- SCHEMATHESIS_ARGS...]
 #
-#   1. builds the function (`cargo build --bin customers-api`, what the
-#      watcher runs), so a broken build fails here at once instead of after a
-#      readiness timeout; after `cargo test` this still compiles ~29 crates
-#      again, because the dev-dependencies (proptest, aws-smithy-mocks, ...)
-#      switch on features in crates the binary shares (feature unification);
+#   1. builds the function with every target (`cargo build --all-targets`: a
+#      no-op after `cargo test`, which built the same binary; a bins-only build
+#      would compile ~29 crates again, because the dev-dependencies switch on
+#      features in crates the binary shares), so a broken build fails here;
 #   2. creates a table and a keys parameter of its own on the stack
 #      (scripts/provision.py), leaving the cargo tests' ones alone;
-#   3. starts `cargo lambda watch --ignore-changes` on a free port with those
-#      variables in an env file (as `make run` does);
+#   3. starts `cargo lambda watch --only-lambda-apis` on a free port (the
+#      same emulator as `make run`: API Gateway events, Runtime API, routes
+#      from Cargo.toml) and runs target/debug/customers-api against it with
+#      those variables, as the watcher would but without building it again;
 #   4. waits until the function answers and seeds the example customer
 #      `cust_example` (scripts/seed.py), the `customerId` example of
 #      openapi.yaml, so GET/PATCH/DELETE reach an existing customer too (the
@@ -26,8 +27,9 @@
 #
 # Needs AWS_ENDPOINT_URL_DYNAMODB / AWS_ENDPOINT_URL_SSM, AWS_REGION and
 # credentials in the environment (scripts/test.sh loads its private stack's
-# env file). DIR holds the runtime files (env file, watch.pid, watcher and
-# function log, reports); at the end they are copied to target/schemathesis/
+# env file). DIR holds the runtime files (env file, watch.pid, the emulator's
+# log watch.log, the function's logs function.log and function-default.log,
+# reports); at the end they are copied to target/schemathesis/
 # (the env file excepted), replacing the previous run's.
 #
 # Exit status: schemathesis' (0: no failure), or 1 when the function could not
@@ -73,6 +75,7 @@ keep="$ROOT/target/schemathesis"
 export PATH="$VENV/bin:$PATH" # `cargo lambda` is the cargo-lambda binary from .venv
 
 watch_pid=""
+fn_pids=()
 seed_pid=""
 # shellcheck disable=SC2317 # called from traps
 cleanup() {
@@ -83,6 +86,10 @@ cleanup() {
 		kill "$seed_pid" 2>/dev/null
 		wait "$seed_pid" 2>/dev/null
 	fi
+	local p
+	for p in "${fn_pids[@]}"; do
+		stop_pid "$p" "customers-api" "the function"
+	done
 	if [[ -n "$watch_pid" ]]; then
 		stop_pid "$watch_pid" "lambda" "cargo lambda watch"
 		rm -f "$dir/watch.pid"
@@ -104,8 +111,8 @@ step_started=$SECONDS
 # A zombie still answers `kill -0`; this does not.
 running() { [[ -n "$1" ]] && ps -o stat= -p "$1" 2>/dev/null | grep -qv '^Z'; }
 
-log "building the function"
-cargo build --bin customers-api || die "the function does not build"
+log "building the function (cargo build --all-targets)"
+cargo build --all-targets || die "the function does not build"
 
 export TABLE_NAME="schemathesis-$$"
 export API_KEYS_PARAMETER="/customers-api/schemathesis-$$/api-keys"
@@ -120,16 +127,39 @@ export API_KEYS_PARAMETER="/customers-api/schemathesis-$$/api-keys"
 
 port="$(free_port)"
 base="http://127.0.0.1:$port"
-log "starting 'cargo lambda watch' on $base (its output and the function's log: $dir/watch.log)"
-# --ignore-changes: this step tests the code `cargo test` just tested; an edit
-# made meanwhile must not rebuild or restart the function halfway through
-# (which is also why no ignore file is needed, unlike `make run`).
-# --disable-cors: the emulator would otherwise answer OPTIONS itself and add
-# CORS headers the deployed HTTP API (no CORS configuration) does not send.
-start_bg "$ROOT" "$dir/watch.log" env -u RUST_LOG cargo lambda watch --ignore-changes --disable-cors \
-	--invoke-address 127.0.0.1 --invoke-port "$port" --env-file "$dir/function.env"
+log "starting the emulator ('cargo lambda watch --only-lambda-apis') on $base (its log: $dir/watch.log)"
+# --ignore-changes: nothing to rebuild; --disable-cors: the emulator would
+# otherwise answer OPTIONS itself and add CORS headers the deployed HTTP API
+# (no CORS configuration) does not send.
+start_bg "$ROOT" "$dir/watch.log" env -u RUST_LOG cargo lambda watch --only-lambda-apis --ignore-changes \
+	--disable-cors --invoke-address 127.0.0.1 --invoke-port "$port"
 watch_pid="$STARTED_PID"
 echo "$watch_pid" >"$dir/watch.pid"
+for _ in $(seq 1 200); do
+	port_is_free "$port" || break
+	running "$watch_pid" || break
+	sleep 0.1
+done
+if ! running "$watch_pid" || port_is_free "$port"; then
+	tail -n 40 "$dir/watch.log" >&2
+	die "the emulator did not start (see above)"
+fi
+# The variables the emulator tells a function it does not start to set. Two
+# instances, as the watcher would start: one for the routes of the Cargo.toml
+# router (Runtime API under /.rt/customers-api), one for the default function
+# that gets every other method and path (under /.rt), which the deployed HTTP
+# API's $default route also sends to the function.
+mapfile -t function_env <"$dir/function.env"
+log "starting target/debug/customers-api twice (logs: $dir/function.log, function-default.log)"
+for rt in "/.rt/customers-api" "/.rt"; do
+	flog="$dir/function.log"
+	[[ "$rt" == "/.rt" ]] && flog="$dir/function-default.log"
+	start_bg "$ROOT" "$flog" env "${function_env[@]}" \
+		AWS_LAMBDA_FUNCTION_NAME=customers-api AWS_LAMBDA_FUNCTION_VERSION=1 \
+		AWS_LAMBDA_FUNCTION_MEMORY_SIZE=256 AWS_LAMBDA_RUNTIME_API="$base$rt" \
+		"$ROOT/target/debug/customers-api"
+	fn_pids+=("$STARTED_PID")
+done
 
 # Wait for the function and seed, giving up at once if the watcher dies.
 "$VENV/bin/python" "$ROOT/scripts/seed.py" --url "$base" --timeout "${FUNCTION_READY_TIMEOUT:-300}" &
@@ -137,16 +167,22 @@ seed_pid=$!
 while running "$seed_pid"; do
 	if ! running "$watch_pid"; then
 		tail -n 40 "$dir/watch.log" >&2
-		die "cargo lambda watch exited before the function answered (see above)"
+		die "the emulator exited before the function answered (see above)"
 	fi
+	for p in "${fn_pids[@]}"; do
+		if ! running "$p"; then
+			tail -n 40 "$dir"/function*.log >&2
+			die "the function exited before it answered (see above)"
+		fi
+	done
 	sleep 0.5
 done
 wait "$seed_pid"
 seed_rc=$?
 seed_pid=""
 if ((seed_rc != 0)); then
-	printf '%s\n' "----- last lines of $dir/watch.log -----" >&2
-	tail -n 40 "$dir/watch.log" >&2
+	printf '%s\n' "----- last lines of $dir/function.log -----" >&2
+	tail -n 40 "$dir/function.log" >&2
 	die "the function did not start, or did not accept the example customer (seed.py exit $seed_rc)"
 fi
 

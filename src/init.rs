@@ -15,7 +15,6 @@ use crate::auth::Keys;
 use crate::config::Config;
 use crate::service::Customers;
 use crate::store::Store;
-use crate::tls::Source;
 
 pub async fn sdk_config(config: &Config) -> SdkConfig {
     let timeouts = TimeoutConfig::builder()
@@ -25,24 +24,11 @@ pub async fn sdk_config(config: &Config) -> SdkConfig {
         .operation_timeout(config.operation_timeout)
         .build();
     aws_config::defaults(BehaviorVersion::latest())
-        .http_client(https_client(trust_store()))
+        .http_client(https_client(crate::tls::trust_store()))
         .timeout_config(timeouts)
         .retry_config(RetryConfig::standard().with_max_attempts(3))
         .load()
         .await
-}
-
-fn trust_store() -> TrustStore {
-    let (trust, source) = crate::tls::trust_store();
-    match &source {
-        Source::Bundle { path, certs } => {
-            tracing::debug!(bundle = %path.display(), certs, "TLS roots from one CA bundle")
-        }
-        Source::Native(why) => {
-            tracing::info!(reason = why, "TLS roots from the SDK's default discovery")
-        }
-    }
-    trust
 }
 
 /// The SDK's default HTTPS client (hyper, rustls with aws-lc, proxies from

@@ -24,15 +24,6 @@ use rustls::RootCertStore;
 use rustls::pki_types::CertificateDer;
 use rustls::pki_types::pem::PemObject;
 
-/// Where the roots came from, for the init log line (paths only, no data).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Source {
-    /// The single bundle file; its certificate count.
-    Bundle { path: PathBuf, certs: usize },
-    /// The SDK's default discovery, and why.
-    Native(&'static str),
-}
-
 /// Why a bundle's content cannot be handed to the SDK as it is.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum BundleError {
@@ -83,12 +74,25 @@ pub fn bundle_store(path: &Path) -> Result<(TrustStore, usize), &'static str> {
     Ok((TrustStore::empty().with_pem_certificate(pem), certs))
 }
 
-/// The trust store for the SDK's HTTPS client, and where it came from.
-pub fn trust_store() -> (TrustStore, Source) {
-    match bundle_path().and_then(|p| bundle_store(&p).map(|(t, n)| (t, p, n))) {
-        Ok((store, path, certs)) => (store, Source::Bundle { path, certs }),
-        Err(why) => (TrustStore::default(), Source::Native(why)),
+/// The trust store for the SDK's HTTPS client; logs where it came from
+/// (a path or a reason, nothing from the certificates).
+pub fn trust_store() -> TrustStore {
+    let path = match bundle_path() {
+        Ok(p) => p,
+        Err(why) => return native(why),
+    };
+    match bundle_store(&path) {
+        Ok((store, certs)) => {
+            tracing::debug!(bundle = %path.display(), certs, "TLS roots from one CA bundle");
+            store
+        }
+        Err(why) => native(why),
     }
+}
+
+fn native(why: &'static str) -> TrustStore {
+    tracing::info!(reason = why, "TLS roots from the SDK's default discovery");
+    TrustStore::default()
 }
 
 #[cfg(test)]

@@ -13,6 +13,7 @@ use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_sdk_dynamodb::config::{Credentials, Region};
 use aws_sdk_dynamodb::error::{DisplayErrorContext, SdkError};
+use aws_sdk_dynamodb::operation::describe_table::{DescribeTableError, DescribeTableOutput};
 use customers_api::init;
 use customers_api::tls::bundle_store;
 use rustls::pki_types::pem::PemObject;
@@ -94,8 +95,16 @@ async fn tls_server() -> (String, Arc<AtomicUsize>) {
     (format!("https://127.0.0.1:{}", addr.port()), served)
 }
 
-async fn client(bundle: &Path, endpoint: &str) -> aws_sdk_dynamodb::Client {
-    let (trust, _) = bundle_store(bundle).expect("the fixture bundle is accepted");
+/// One DescribeTable through `init::https_client` trusting `bundle`, to a
+/// fresh TLS server; the outcome and how many requests reached the server.
+async fn describe_over_tls(
+    bundle: &str,
+) -> (
+    Result<DescribeTableOutput, SdkError<DescribeTableError>>,
+    usize,
+) {
+    let (endpoint, served) = tls_server().await;
+    let (trust, _) = bundle_store(&fixture(bundle)).expect("the fixture bundle is accepted");
     let sdk = aws_config::defaults(BehaviorVersion::latest())
         .http_client(init::https_client(trust))
         .region(Region::new("us-east-1"))
@@ -109,37 +118,30 @@ async fn client(bundle: &Path, endpoint: &str) -> aws_sdk_dynamodb::Client {
         )
         .load()
         .await;
-    aws_sdk_dynamodb::Client::new(&sdk)
+    let out = aws_sdk_dynamodb::Client::new(&sdk)
+        .describe_table()
+        .table_name("over-tls")
+        .send()
+        .await;
+    (out, served.load(Ordering::SeqCst))
 }
 
 #[tokio::test]
 async fn the_bundle_given_is_trusted() {
-    let (endpoint, served) = tls_server().await;
-    let ddb = client(&fixture("ca.pem"), &endpoint).await;
-    let out = ddb
-        .describe_table()
-        .table_name("over-tls")
-        .send()
-        .await
-        .unwrap_or_else(|e| panic!("TLS call failed: {}", DisplayErrorContext(&e)));
+    let (out, served) = describe_over_tls("ca.pem").await;
+    let out = out.unwrap_or_else(|e| panic!("TLS call failed: {}", DisplayErrorContext(&e)));
     assert_eq!(
         out.table().and_then(|t| t.table_name()),
         Some("over-tls"),
         "the answer came from the TLS server"
     );
-    assert_eq!(served.load(Ordering::SeqCst), 1);
+    assert_eq!(served, 1);
 }
 
 #[tokio::test]
 async fn a_server_outside_the_bundle_is_refused() {
-    let (endpoint, served) = tls_server().await;
-    let ddb = client(&fixture("other-ca.pem"), &endpoint).await;
-    let err = ddb
-        .describe_table()
-        .table_name("over-tls")
-        .send()
-        .await
-        .expect_err("a certificate from an untrusted CA must fail the handshake");
+    let (out, served) = describe_over_tls("other-ca.pem").await;
+    let err = out.expect_err("a certificate from an untrusted CA must fail the handshake");
     assert!(
         matches!(err, SdkError::DispatchFailure(_)),
         "refused before any request was sent: {}",
@@ -150,7 +152,7 @@ async fn a_server_outside_the_bundle_is_refused() {
         text.contains("UnknownIssuer"),
         "refused because of the issuer: {text}"
     );
-    assert_eq!(served.load(Ordering::SeqCst), 0, "no request got through");
+    assert_eq!(served, 0, "no request got through");
 }
 
 #[test]

@@ -23,14 +23,14 @@
 #   5. runs schemathesis with a bounded number of examples per operation,
 #      the checks below and the local write key, then prints a per-operation
 #      table (scripts/schemathesis_summary.py);
-#   6. always stops the watcher and everything it started (the whole tree).
+#   6. always stops the function instances, the emulator and all they started.
 #
 # Needs AWS_ENDPOINT_URL_DYNAMODB / AWS_ENDPOINT_URL_SSM, AWS_REGION and
 # credentials in the environment (scripts/test.sh loads its private stack's
-# env file). DIR holds the runtime files (env file, watch.pid, the emulator's
-# log watch.log, the function's logs function.log and function-default.log,
-# reports); at the end they are copied to target/schemathesis/
-# (the env file excepted), replacing the previous run's.
+# env file). DIR holds the runtime files (env file, watch.pid, function.pids,
+# the emulator's log watch.log, the function's logs function.log and
+# function-default.log, reports); at the end they are copied to
+# target/schemathesis/ (the env file excepted), replacing the previous run's.
 #
 # Exit status: schemathesis' (0: no failure), or 1 when the function could not
 # be built or started.
@@ -90,6 +90,7 @@ cleanup() {
 	for p in "${fn_pids[@]}"; do
 		stop_pid "$p" "customers-api" "the function"
 	done
+	rm -f "$dir/function.pids"
 	if [[ -n "$watch_pid" ]]; then
 		stop_pid "$watch_pid" "lambda" "cargo lambda watch"
 		rm -f "$dir/watch.pid"
@@ -118,8 +119,8 @@ export TABLE_NAME="schemathesis-$$"
 export API_KEYS_PARAMETER="/customers-api/schemathesis-$$/api-keys"
 "$VENV/bin/python" "$ROOT/scripts/provision.py" || die "could not provision the table and keys parameter"
 
-# Everything the function reads, handed to the watcher explicitly (as `make
-# run` does); RUST_LOG for the function only, not for cargo-lambda itself.
+# Everything the function reads, handed to it explicitly (as `make run` hands
+# it to the watcher); RUST_LOG for the function only, not for cargo-lambda.
 {
 	env | grep -E '^AWS_[A-Z_]+=' | sort
 	printf '%s\n' "TABLE_NAME=$TABLE_NAME" "API_KEYS_PARAMETER=$API_KEYS_PARAMETER" "RUST_LOG=info"
@@ -159,6 +160,7 @@ for rt in "/.rt/customers-api" "/.rt"; do
 		AWS_LAMBDA_FUNCTION_MEMORY_SIZE=256 AWS_LAMBDA_RUNTIME_API="$base$rt" \
 		"$ROOT/target/debug/customers-api"
 	fn_pids+=("$STARTED_PID")
+	echo "$STARTED_PID" >>"$dir/function.pids"
 done
 
 # Wait for the function and seed, giving up at once if the watcher dies.

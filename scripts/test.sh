@@ -8,8 +8,8 @@
 #   2. cargo clippy --all-targets -- -D warnings
 #   3. cargo test                (AWS_ENDPOINT_URL_DYNAMODB / AWS_ENDPOINT_URL_SSM,
 #                                 AWS_REGION and credentials point at the stack)
-#   4. schemathesis              the function under `cargo lambda watch` on a free
-#                                 port, on the same stack (own table and keys
+#   4. schemathesis              the function `cargo test` built, under cargo-lambda's
+#                                 emulator on a free port, on the same stack (own table and keys
 #                                 parameter), fuzzed through openapi.yaml with a
 #                                 bounded number of examples per operation; prints
 #                                 the example counts and failures
@@ -31,7 +31,13 @@ stack_dir="$LOCAL_DIR/test-$$"
 # shellcheck disable=SC2317 # called from traps
 cleanup() {
 	trap - EXIT INT TERM HUP
-	# A watcher the schemathesis step could not stop itself (it was killed).
+	# What the schemathesis step could not stop itself (it was killed).
+	local p
+	if [[ -f "$stack_dir/schemathesis/function.pids" ]]; then
+		while read -r p; do
+			stop_pid "$p" "customers-api" "the function"
+		done <"$stack_dir/schemathesis/function.pids"
+	fi
 	if [[ -f "$stack_dir/schemathesis/watch.pid" ]]; then
 		stop_pid "$(cat "$stack_dir/schemathesis/watch.pid")" "lambda" "cargo lambda watch"
 	fi

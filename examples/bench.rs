@@ -9,7 +9,13 @@
 //!     --hello target/release/examples/hello [--out target/bench/latest.json]
 //!     [--requests 5000] [--warmup 500] [--cold 25] [--invocations 1000]
 //!     [--concurrency 32] [--per-worker 100] [--package target/bench/package.json]
+//!     [--compare OTHER_BUILD_OF_THE_FUNCTION]
 //! ```
+//!
+//! `--compare` cold-starts a second build of the function in the same
+//! interleaving (A, B, floor), so that a change to init can be judged against
+//! the build before it on the same stack in the same minute: the run-to-run
+//! drift of these machines (±1 ms) is larger than most such changes.
 //!
 //! Needs the variables of a stack env file (scripts/stack.sh):
 //! AWS_ENDPOINT_URL_DYNAMODB, AWS_ENDPOINT_URL_SSM, AWS_REGION and credentials.
@@ -70,6 +76,7 @@ struct Opts {
     probe: PathBuf,
     out: PathBuf,
     package: PathBuf,
+    compare: Option<PathBuf>,
     requests: usize,
     warmup: usize,
     cold: usize,
@@ -85,6 +92,7 @@ fn opts() -> Res<Opts> {
         probe: "target/release/examples/init_probe".into(),
         out: "target/bench/latest.json".into(),
         package: "target/bench/package.json".into(),
+        compare: None,
         // 5000 so that p99 rests on 50 samples: DynamoDB Local's tail
         // (JVM pauses) makes p99 of 2000 swing by ±30 % from run to run.
         requests: 5000,
@@ -103,6 +111,7 @@ fn opts() -> Res<Opts> {
             "--probe" => o.probe = val()?.into(),
             "--out" => o.out = val()?.into(),
             "--package" => o.package = val()?.into(),
+            "--compare" => o.compare = Some(val()?.into()),
             "--requests" => o.requests = val()?.parse()?,
             "--warmup" => o.warmup = val()?.parse()?,
             "--cold" => o.cold = val()?.parse()?,
@@ -1532,6 +1541,15 @@ async fn run() -> Res<()> {
     let _ = std::fs::remove_file(&hello_log);
     let (mut api_init, mut api_first, mut hello_init, mut hello_first) =
         (vec![], vec![], vec![], vec![]);
+    let (mut cmp_init, mut cmp_first) = (vec![], vec![]);
+    let cmp_log = out_dir.join("compare.stderr.log");
+    let _ = std::fs::remove_file(&cmp_log);
+    // 0 = the function, 1 = the floor, 2 = the --compare build; the order
+    // rotates so that none always runs right after another's exit.
+    let mut order: Vec<usize> = vec![0, 1];
+    if o.compare.is_some() {
+        order.push(2);
+    }
     let mut cold_problems = Vec::new();
     for i in 0..o.cold {
         if i % 5 == 0 {
@@ -1543,24 +1561,24 @@ async fn run() -> Res<()> {
             ));
         }
         let ev = event(Kind::PatchName, "cold-1", i);
-        let api_first_now = i % 2 == 0;
-        for which in [api_first_now, !api_first_now] {
-            let (bin, log) = if which {
-                (&o.bin, &api_log)
-            } else {
-                (&o.hello, &hello_log)
+        order.rotate_left(1);
+        for &which in &order {
+            let (bin, log) = match (which, &o.compare) {
+                (0, _) => (&o.bin, &api_log),
+                (2, Some(other)) => (other, &cmp_log),
+                _ => (&o.hello, &hello_log),
             };
             let s = session(bin, &env, vec![ev.clone()], log).await?;
             if let Some(p) = s.first_problem {
                 cold_problems.push(p);
             }
-            if which {
-                api_init.push(ns(s.init));
-                api_first.push(ns(s.first));
-            } else {
-                hello_init.push(ns(s.init));
-                hello_first.push(ns(s.first));
-            }
+            let (init, first) = match which {
+                0 => (&mut api_init, &mut api_first),
+                2 => (&mut cmp_init, &mut cmp_first),
+                _ => (&mut hello_init, &mut hello_first),
+            };
+            init.push(ns(s.init));
+            first.push(ns(s.first));
         }
     }
 
@@ -1786,6 +1804,15 @@ async fn run() -> Res<()> {
         ms(ai),
         ms(af)
     ));
+    if let Some(other) = &o.compare {
+        out(format!(
+            "{:<28} {:>10} {:>16}   {}",
+            "--compare (PATCH)",
+            ms(median(&cmp_init)),
+            ms(median(&cmp_first)),
+            other.display()
+        ));
+    }
     out(format!(
         "{:<28} {:>10} {:>16}",
         "hello world (floor)",
@@ -1935,6 +1962,8 @@ async fn run() -> Res<()> {
                 "init_p90": round3(pct(&api_init).p90 / 1000.0), "first_response_p90": round3(pct(&api_first).p90 / 1000.0)},
             "hello": {"init": round3(hi / 1000.0), "first_response": round3(hf / 1000.0),
                 "init_p90": round3(pct(&hello_init).p90 / 1000.0), "first_response_p90": round3(pct(&hello_first).p90 / 1000.0)},
+            "compare": o.compare.as_ref().map(|p| json!({"bin": p.display().to_string(),
+                "init": round3(median(&cmp_init) / 1000.0), "first_response": round3(median(&cmp_first) / 1000.0)})),
             "ratio_init": round3(ai / hi),
             "ratio_first_response": round3(af / hf),
             "target_first_response": round3(cold_target / 1000.0),

@@ -1408,7 +1408,7 @@ fn init_breakdown(probe: &Path, env: &[(String, String)], n: usize) -> Res<Vec<(
         let stdout = String::from_utf8_lossy(&out.stdout);
         let line = stdout
             .lines()
-            .rfind(|l| l.starts_with("{\"tokio_runtime\""))
+            .rfind(|l| l.starts_with("{\"logging\""))
             .ok_or("init_probe printed no figures")?;
         let v: serde_json::Map<String, Value> = serde_json::from_str(line)?;
         for (i, (k, us)) in v.into_iter().enumerate() {

@@ -6,7 +6,7 @@
 
 use std::time::Instant;
 
-use customers_api::{config::Config, init, logging};
+use customers_api::{config::Config, init, logging, tls};
 
 fn main() {
     let t0 = Instant::now();
@@ -17,16 +17,19 @@ fn main() {
         steps.push((name, now - last));
         last = now;
     };
+    logging::init();
+    mark("logging");
+    // SAFETY: single-threaded still, as in main.rs.
+    unsafe { tls::select_bundle_file() };
+    mark("tls_roots_file");
+    let config = Config::from_env().expect("configuration");
+    mark("config");
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .expect("tokio runtime");
     mark("tokio_runtime");
     rt.block_on(async {
-        logging::init();
-        mark("logging");
-        let config = Config::from_env().expect("configuration");
-        mark("config");
         let sdk = init::sdk_config(&config).await;
         mark("sdk_config_load");
         let app = init::app(

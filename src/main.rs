@@ -1,11 +1,14 @@
 use std::sync::Arc;
 
-use customers_api::{app, config::Config, init, logging};
+use customers_api::{app, config::Config, init, logging, tls};
 use lambda_http::{Error, service_fn};
 
-#[tokio::main]
-async fn main() -> Result<(), Error> {
+// No `#[tokio::main]`: the runtime is built after `select_bundle_file`, which
+// may set an environment variable and so must run while there is one thread.
+fn main() -> Result<(), Error> {
     logging::init();
+    // SAFETY: no thread has been started yet; logging starts none.
+    unsafe { tls::select_bundle_file() };
     let config = match Config::from_env() {
         Ok(c) => c,
         Err(e) => {
@@ -14,6 +17,13 @@ async fn main() -> Result<(), Error> {
             std::process::exit(2);
         }
     };
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?
+        .block_on(serve(config))
+}
+
+async fn serve(config: Config) -> Result<(), Error> {
     let sdk = init::sdk_config(&config).await;
     let app = Arc::new(init::app(
         config,

@@ -9,137 +9,132 @@
 //! before the first request can go out. `make bench` measured it as the
 //! largest piece of init our process adds (issue 5).
 //!
-//! So we read the one bundle file the default would read first, and nothing
-//! else. The SDK parses custom PEM with `expect`s, and a panic aborts the
-//! function on every cold start; every certificate is therefore checked first
-//! with the same two calls the SDK makes (PEM decoding, then
-//! `RootCertStore::add`). Anything unusual (a certificate that does not
-//! parse, no bundle, `SSL_CERT_DIR` set) hands the decision back to the SDK's
-//! default, unchanged.
+//! rustls-native-certs reads only `SSL_CERT_FILE` when that variable is set
+//! and `SSL_CERT_DIR` is not. So when neither is set, `main` sets
+//! `SSL_CERT_FILE` to the one bundle file the default would have read first
+//! (OpenSSL's usual locations, found with `openssl-probe`), and the SDK's own
+//! loader does the rest: one parse of one file, certificates it cannot parse
+//! skipped and logged by the SDK (no panic path), the same roots as before.
+//! An earlier version handed the bundle to the SDK as custom PEM, which the
+//! SDK parses with `expect`s; checking it first meant parsing the bundle
+//! twice, the largest remaining piece of init (~0.8 ms).
+//!
+//! A variable the operator set is never overridden: `SSL_CERT_FILE` alone is
+//! read as it is, and `SSL_CERT_DIR` (alone or with a file) leaves the choice
+//! to the SDK's default.
 
+use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 
-use aws_smithy_http_client::tls::TrustStore;
-use rustls::RootCertStore;
-use rustls::pki_types::CertificateDer;
-use rustls::pki_types::pem::PemObject;
+const CERT_FILE: &str = "SSL_CERT_FILE";
+const CERT_DIR: &str = "SSL_CERT_DIR";
 
-/// Why a bundle's content cannot be handed to the SDK as it is.
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
-pub enum BundleError {
-    #[error("the bundle holds no certificate")]
-    Empty,
-    #[error("certificate {0} of the bundle is not valid PEM")]
-    Pem(usize),
-    #[error("certificate {0} of the bundle is not a usable trust anchor")]
-    Anchor(usize),
+/// Where the SDK's HTTPS client will take its roots from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Roots {
+    /// One bundle file: `SSL_CERT_FILE` as the operator set it, or as `main`
+    /// set it (`selected`).
+    File { path: PathBuf, selected: bool },
+    /// The SDK's default discovery, for the reason given.
+    Default(&'static str),
 }
 
-/// Counts the certificates of a PEM bundle if, and only if, the SDK would
-/// accept every one of them: the same decoding (`pem_slice_iter`) and the
-/// same check (`RootCertStore::add`) it applies, without a panic path.
-pub fn check_bundle(pem: &[u8]) -> Result<usize, BundleError> {
-    let mut roots = RootCertStore::empty();
-    let mut n = 0;
-    for (i, cert) in CertificateDer::pem_slice_iter(pem).enumerate() {
-        let cert = cert.map_err(|_| BundleError::Pem(i + 1))?;
-        roots.add(cert).map_err(|_| BundleError::Anchor(i + 1))?;
-        n += 1;
+/// The decision, from the two variables and the bundle file `probe` finds
+/// (pure; `select_bundle_file` applies it).
+pub fn choose(
+    cert_file: Option<&OsStr>,
+    cert_dir: Option<&OsStr>,
+    probe: impl FnOnce() -> Option<PathBuf>,
+) -> Roots {
+    match (cert_file, cert_dir) {
+        (_, Some(_)) => Roots::Default("SSL_CERT_DIR is set"),
+        (Some(file), None) => Roots::File {
+            path: PathBuf::from(file),
+            selected: false,
+        },
+        (None, None) => match probe() {
+            Some(path) => Roots::File {
+                path,
+                selected: true,
+            },
+            None => Roots::Default("no CA bundle file found"),
+        },
     }
-    if n == 0 {
-        return Err(BundleError::Empty);
-    }
-    Ok(n)
 }
 
-/// The bundle file the SDK's default would read: `SSL_CERT_FILE` when set,
-/// else the first of OpenSSL's usual locations that exists. An error when
-/// the default must decide (`SSL_CERT_DIR` names directories to scan, or there
-/// is no bundle file).
-fn bundle_path() -> Result<PathBuf, &'static str> {
-    if std::env::var_os("SSL_CERT_DIR").is_some() {
-        return Err("SSL_CERT_DIR is set");
-    }
-    openssl_probe::probe()
-        .cert_file
-        .ok_or("no CA bundle file found")
-}
-
-/// A trust store of exactly the certificates of one PEM bundle file, and
-/// their count; an error (never a panic) when the SDK would refuse one.
-pub fn bundle_store(path: &Path) -> Result<(TrustStore, usize), &'static str> {
-    let pem = std::fs::read(path).map_err(|_| "the CA bundle file could not be read")?;
-    let certs =
-        check_bundle(&pem).map_err(|_| "the CA bundle has a certificate the SDK would refuse")?;
-    Ok((TrustStore::empty().with_pem_certificate(pem), certs))
-}
-
-/// The trust store for the SDK's HTTPS client; logs where it came from
-/// (a path or a reason, nothing from the certificates).
-pub fn trust_store() -> TrustStore {
-    let path = match bundle_path() {
-        Ok(p) => p,
-        Err(why) => return native(why),
-    };
-    match bundle_store(&path) {
-        Ok((store, certs)) => {
-            tracing::debug!(bundle = %path.display(), certs, "TLS roots from one CA bundle");
-            store
+/// Applies `choose` to this process: sets `SSL_CERT_FILE` when it selects a
+/// file. Logs where the roots come from (a path or a reason, nothing else).
+///
+/// # Safety
+///
+/// Must be called while the process has a single thread (first thing in
+/// `main`, before the tokio runtime): it may change the environment, which
+/// another thread could be reading.
+pub unsafe fn select_bundle_file() -> Roots {
+    let file = std::env::var_os(CERT_FILE);
+    let dir = std::env::var_os(CERT_DIR);
+    let roots = choose(file.as_deref(), dir.as_deref(), || {
+        openssl_probe::probe().cert_file
+    });
+    match &roots {
+        Roots::File { path, selected } => {
+            if *selected {
+                // SAFETY: single-threaded, per this function's contract.
+                unsafe { std::env::set_var(CERT_FILE, path) };
+            }
+            // Read back: what the SDK's loader will see, not what we meant.
+            let bundle = std::env::var_os(CERT_FILE).unwrap_or_default();
+            tracing::debug!(bundle = %Path::new(&bundle).display(), selected, "TLS roots from one CA bundle");
         }
-        Err(why) => native(why),
+        Roots::Default(why) => {
+            tracing::info!(reason = why, "TLS roots from the SDK's default discovery");
+        }
     }
-}
-
-fn native(why: &'static str) -> TrustStore {
-    tracing::info!(reason = why, "TLS roots from the SDK's default discovery");
-    TrustStore::default()
+    roots
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    // A self-signed CA (EC P-256, CN=customers-api test root CA), made with
-    // `openssl req -x509`; trusted nowhere, only its shape matters here.
-    const ROOT: &str = "-----BEGIN CERTIFICATE-----
-MIIBnjCCAUWgAwIBAgIUL+JDbffMrsHX2SWxm2+p62Gbl6YwCgYIKoZIzj0EAwIw
-JTEjMCEGA1UEAwwaY3VzdG9tZXJzLWFwaSB0ZXN0IHJvb3QgQ0EwHhcNMjYxMTIz
-MTcyMzM4WhcNMzYxMTIwMTcyMzM4WjAlMSMwIQYDVQQDDBpjdXN0b21lcnMtYXBp
-IHRlc3Qgcm9vdCBDQTBZMBMGByqGSM49AgEGCCqGSM49AwEHA0IABDdGJ+NoQyFC
-mthmxej9W/tWbnZD5L1yu8nbYwJZ8es4Uy/5dCyzScdU5tRfgSQhIY0jtIxMVyI8
-ei4F0jtipOajUzBRMB0GA1UdDgQWBBRYHoPFfuz8hG55C+zlLlbrRhEMSjAfBgNV
-HSMEGDAWgBRYHoPFfuz8hG55C+zlLlbrRhEMSjAPBgNVHRMBAf8EBTADAQH/MAoG
-CCqGSM49BAMCA0cAMEQCIB3ESQdcfWv1OKOiS+N7VXW777eq7ZAmB4T6WhctoeMz
-AiBVj29XBfkXpC2UtHsMgbOJqxLUhVfnvOhuuvIVWQYvGA==
------END CERTIFICATE-----
-";
-
-    #[test]
-    fn counts_a_valid_bundle() {
-        let two = format!("# comment lines are skipped\n{ROOT}\n{ROOT}");
-        assert_eq!(check_bundle(two.as_bytes()), Ok(2));
+    fn found() -> Option<PathBuf> {
+        Some(PathBuf::from("/etc/pki/tls/certs/ca-bundle.crt"))
     }
 
     #[test]
-    fn refuses_what_the_sdk_would_panic_on() {
-        assert_eq!(check_bundle(b""), Err(BundleError::Empty));
-        assert_eq!(check_bundle(b"not pem at all\n"), Err(BundleError::Empty));
-        let broken = ROOT.replace("MIIBnjCC", "MIIBnj!!");
+    fn with_neither_variable_the_probed_file_is_selected() {
         assert_eq!(
-            check_bundle(format!("{ROOT}{broken}").as_bytes()),
-            Err(BundleError::Pem(2))
+            choose(None, None, found),
+            Roots::File {
+                path: "/etc/pki/tls/certs/ca-bundle.crt".into(),
+                selected: true
+            }
         );
-        // Valid PEM, valid base64, but not a certificate.
-        let junk = "-----BEGIN CERTIFICATE-----\nAAECAwQF\n-----END CERTIFICATE-----\n";
         assert_eq!(
-            check_bundle(format!("{ROOT}{junk}").as_bytes()),
-            Err(BundleError::Anchor(2))
+            choose(None, None, || None),
+            Roots::Default("no CA bundle file found")
         );
     }
 
     #[test]
-    fn other_pem_sections_are_ignored_as_the_sdk_ignores_them() {
-        let key = "-----BEGIN PRIVATE KEY-----\nAAECAwQF\n-----END PRIVATE KEY-----\n";
-        assert_eq!(check_bundle(format!("{key}{ROOT}").as_bytes()), Ok(1));
+    fn a_file_the_operator_set_is_used_as_it_is() {
+        let probe = || -> Option<PathBuf> { panic!("not probed when the file is set") };
+        assert_eq!(
+            choose(Some(OsStr::new("/opt/ca.pem")), None, probe),
+            Roots::File {
+                path: "/opt/ca.pem".into(),
+                selected: false
+            }
+        );
+    }
+
+    #[test]
+    fn a_directory_the_operator_set_leaves_the_choice_to_the_sdk() {
+        for file in [None, Some(OsStr::new("/opt/ca.pem"))] {
+            assert_eq!(
+                choose(file, Some(OsStr::new("/etc/ssl/certs")), found),
+                Roots::Default("SSL_CERT_DIR is set")
+            );
+        }
     }
 }

@@ -1,24 +1,19 @@
-//! The SDK's HTTPS client as `init::https_client` builds it, against a real
-//! TLS server on 127.0.0.1: it trusts exactly the bundle it is given
-//! (src/tls.rs), with no panic path on a bundle the SDK could not parse.
-//! Needs no local stack: the server here answers DescribeTable itself.
+//! The function binary's own init against a real TLS server on 127.0.0.1
+//! that plays SSM and DynamoDB: it trusts exactly the roots `src/tls.rs`
+//! arranges for it (the one bundle file), refuses a server from another CA,
+//! and survives a bundle with a certificate that does not parse.
+//! Needs no local stack: the server here answers GetParameter and
+//! DescribeTable itself, and a plain listener stands in for the Runtime API,
+//! whose first `next` call marks the end of init.
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use aws_config::BehaviorVersion;
-use aws_config::retry::RetryConfig;
-use aws_config::timeout::TimeoutConfig;
-use aws_sdk_dynamodb::config::{Credentials, Region};
-use aws_sdk_dynamodb::error::{DisplayErrorContext, SdkError};
-use aws_sdk_dynamodb::operation::describe_table::{DescribeTableError, DescribeTableOutput};
-use customers_api::init;
-use customers_api::tls::bundle_store;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpListener;
 
 fn fixture(name: &str) -> PathBuf {
@@ -27,9 +22,46 @@ fn fixture(name: &str) -> PathBuf {
         .join(name)
 }
 
-/// Serves DescribeTable over TLS with the fixture leaf; counts the requests
-/// that got through the handshake.
-async fn tls_server() -> (String, Arc<AtomicUsize>) {
+/// Reads one HTTP/1.1 request (head and body); its head, lowercased.
+async fn read_request<S: AsyncRead + Unpin>(s: &mut S) -> Option<String> {
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 4096];
+    loop {
+        let n = s.read(&mut chunk).await.ok()?;
+        if n == 0 {
+            return None;
+        }
+        buf.extend_from_slice(&chunk[..n]);
+        let text = String::from_utf8_lossy(&buf).to_lowercase();
+        if let Some(end) = text.find("\r\n\r\n") {
+            let len = text[..end]
+                .lines()
+                .find_map(|l| l.strip_prefix("content-length:"))
+                .and_then(|v| v.trim().parse::<usize>().ok())
+                .unwrap_or(0);
+            if buf.len() >= end + 4 + len {
+                return Some(text[..end].to_owned());
+            }
+        }
+    }
+}
+
+async fn reply<S: AsyncWrite + Unpin>(s: &mut S, content_type: &str, body: &str) {
+    let head = format!(
+        "HTTP/1.1 200 OK\r\ncontent-type: {content_type}\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+        body.len()
+    );
+    let _ = s.write_all(format!("{head}{body}").as_bytes()).await;
+    let _ = s.shutdown().await;
+}
+
+/// What reached the fake AWS endpoint through the TLS handshake: the
+/// `x-amz-target` of each request.
+type Served = Arc<Mutex<Vec<String>>>;
+
+/// Serves GetParameter (one key set) and DescribeTable over TLS with the
+/// fixture leaf, signed by `ca.pem`.
+async fn aws_over_tls() -> (String, Served) {
     let certs = CertificateDer::pem_file_iter(fixture("server.pem"))
         .expect("server.pem")
         .collect::<Result<Vec<_>, _>>()
@@ -44,136 +76,225 @@ async fn tls_server() -> (String, Arc<AtomicUsize>) {
         .expect("server certificate");
     let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    let served = Arc::new(AtomicUsize::new(0));
-    let count = served.clone();
+    let port = listener.local_addr().expect("addr").port();
+    let served = Served::default();
+    let seen = served.clone();
     tokio::spawn(async move {
         while let Ok((tcp, _)) = listener.accept().await {
-            let acceptor = acceptor.clone();
-            let count = count.clone();
+            let (acceptor, seen) = (acceptor.clone(), seen.clone());
             tokio::spawn(async move {
                 let Ok(mut tls) = acceptor.accept(tcp).await else {
                     return;
                 };
-                // One request per connection: read the head and the body.
-                let mut buf = Vec::new();
-                let mut chunk = [0u8; 4096];
-                loop {
-                    let Ok(n) = tls.read(&mut chunk).await else {
-                        return;
-                    };
-                    if n == 0 {
-                        return;
-                    }
-                    buf.extend_from_slice(&chunk[..n]);
-                    let text = String::from_utf8_lossy(&buf);
-                    if let Some(end) = text.find("\r\n\r\n") {
-                        let len = text[..end]
-                            .lines()
-                            .find_map(|l| {
-                                let (k, v) = l.split_once(':')?;
-                                k.eq_ignore_ascii_case("content-length")
-                                    .then(|| v.trim().parse::<usize>().ok())?
-                            })
-                            .unwrap_or(0);
-                        if buf.len() >= end + 4 + len {
-                            break;
-                        }
-                    }
-                }
-                count.fetch_add(1, Ordering::SeqCst);
-                let body = r#"{"Table":{"TableName":"over-tls","TableStatus":"ACTIVE"}}"#;
-                let reply = format!(
-                    "HTTP/1.1 200 OK\r\ncontent-type: application/x-amz-json-1.0\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
-                    body.len()
+                let Some(head) = read_request(&mut tls).await else {
+                    return;
+                };
+                let target = head
+                    .lines()
+                    .find_map(|l| l.strip_prefix("x-amz-target:"))
+                    .unwrap_or("")
+                    .trim()
+                    .to_owned();
+                seen.lock().expect("lock").push(target.clone());
+                let keys = format!(
+                    r#"{{"keys":[{{"id":"k","sha256":"{}","scopes":["customers:read"]}}]}}"#,
+                    "ab".repeat(32)
                 );
-                let _ = tls.write_all(reply.as_bytes()).await;
-                let _ = tls.shutdown().await;
+                let body = if target.starts_with("amazonssm.") {
+                    serde_json::json!({"Parameter": {"Name": "/tls-test/keys", "Type": "SecureString",
+                        "Value": keys, "Version": 1}})
+                } else {
+                    serde_json::json!({"Table": {"TableName": "over-tls", "TableStatus": "ACTIVE"}})
+                };
+                reply(&mut tls, "application/x-amz-json-1.1", &body.to_string()).await;
             });
         }
     });
-    (format!("https://127.0.0.1:{}", addr.port()), served)
+    (format!("https://127.0.0.1:{port}"), served)
 }
 
-/// One DescribeTable through `init::https_client` trusting `bundle`, to a
-/// fresh TLS server; the outcome and how many requests reached the server.
-async fn describe_over_tls(
-    bundle: &str,
-) -> (
-    Result<DescribeTableOutput, SdkError<DescribeTableError>>,
-    usize,
-) {
-    let (endpoint, served) = tls_server().await;
-    let (trust, _) = bundle_store(&fixture(bundle)).expect("the fixture bundle is accepted");
-    let sdk = aws_config::defaults(BehaviorVersion::latest())
-        .http_client(init::https_client(trust))
-        .region(Region::new("us-east-1"))
-        .credentials_provider(Credentials::new("local", "local", None, None, "test"))
-        .endpoint_url(endpoint)
-        .retry_config(RetryConfig::standard().with_max_attempts(1))
-        .timeout_config(
-            TimeoutConfig::builder()
-                .operation_timeout(Duration::from_secs(5))
-                .build(),
-        )
-        .load()
-        .await;
-    let out = aws_sdk_dynamodb::Client::new(&sdk)
-        .describe_table()
-        .table_name("over-tls")
-        .send()
-        .await;
-    (out, served.load(Ordering::SeqCst))
+/// A Runtime API that only notes the first `next` call (init is over).
+async fn runtime_api() -> (String, tokio::sync::oneshot::Receiver<()>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    tokio::spawn(async move {
+        let mut tx = Some(tx);
+        while let Ok((mut tcp, _)) = listener.accept().await {
+            if let Some(head) = read_request(&mut tcp).await
+                && head.starts_with("get /2018-06-01/runtime/invocation/next")
+                && let Some(tx) = tx.take()
+            {
+                let _ = tx.send(());
+            }
+            // The connection is left open: the function waits for an event.
+            std::mem::forget(tcp);
+        }
+    });
+    (addr.to_string(), rx)
+}
+
+struct Killed(Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Until the first `next` call, the child's exit, or 30 s.
+async fn wait_for_next(
+    child: &mut Child,
+    mut next: tokio::sync::oneshot::Receiver<()>,
+) -> Result<(), String> {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        match tokio::time::timeout(Duration::from_millis(50), &mut next).await {
+            Ok(Ok(())) => return Ok(()),
+            Ok(Err(_)) => return Err("the Runtime API stopped".into()),
+            Err(_) => {}
+        }
+        if let Ok(Some(status)) = child.try_wait() {
+            return Err(format!("it exited: {status}"));
+        }
+        if tokio::time::Instant::now() > deadline {
+            return Err("no `next` call within 30 s".into());
+        }
+    }
+}
+
+struct Init {
+    served: Vec<String>,
+    logs: String,
+}
+
+/// Starts the function binary with `tls_vars` as its only TLS settings,
+/// waits for its first `next` call, and returns what reached the TLS server
+/// and what it logged.
+async fn init_with(tls_vars: &[(&str, &Path)]) -> Init {
+    let (endpoint, served) = aws_over_tls().await;
+    let (runtime, next) = runtime_api().await;
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_customers-api"));
+    cmd.env_clear()
+        .env("AWS_LAMBDA_RUNTIME_API", runtime)
+        .env("AWS_LAMBDA_FUNCTION_NAME", "customers-api")
+        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
+        .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+        .env("AWS_LAMBDA_LOG_STREAM_NAME", "tls-test")
+        .env("AWS_LAMBDA_LOG_GROUP_NAME", "/aws/lambda/customers-api")
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_ACCESS_KEY_ID", "local")
+        .env("AWS_SECRET_ACCESS_KEY", "local")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("AWS_ENDPOINT_URL_SSM", &endpoint)
+        .env("AWS_ENDPOINT_URL_DYNAMODB", &endpoint)
+        .env("TABLE_NAME", "over-tls")
+        .env("API_KEYS_PARAMETER", "/tls-test/keys")
+        .env("RUST_LOG", "customers_api=debug")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit());
+    for (k, v) in tls_vars {
+        cmd.env(k, v);
+    }
+    let mut child = Killed(cmd.spawn().expect("spawn the function binary"));
+    let reached = wait_for_next(&mut child.0, next).await;
+    let _ = child.0.kill();
+    let _ = child.0.wait();
+    let mut logs = String::new();
+    if let Some(mut out) = child.0.stdout.take() {
+        use std::io::Read;
+        let _ = out.read_to_string(&mut logs);
+    }
+    if let Err(why) = reached {
+        panic!("the function never finished init ({why}); its logs:\n{logs}");
+    }
+    let served = served.lock().expect("lock").clone();
+    Init { served, logs }
+}
+
+fn has_line(logs: &str, needles: &[&str]) -> bool {
+    logs.lines().any(|l| needles.iter().all(|n| l.contains(n)))
 }
 
 #[tokio::test]
-async fn the_bundle_given_is_trusted() {
-    let (out, served) = describe_over_tls("ca.pem").await;
-    let out = out.unwrap_or_else(|e| panic!("TLS call failed: {}", DisplayErrorContext(&e)));
+async fn the_bundle_file_set_is_trusted() {
+    let init = init_with(&[("SSL_CERT_FILE", &fixture("ca.pem"))]).await;
+    let mut served = init.served;
+    served.sort();
     assert_eq!(
-        out.table().and_then(|t| t.table_name()),
-        Some("over-tls"),
-        "the answer came from the TLS server"
+        served,
+        ["amazonssm.getparameter", "dynamodb_20120810.describetable"],
+        "both init calls went through the handshake; logs:\n{}",
+        init.logs
     );
-    assert_eq!(served, 1);
+    assert!(
+        has_line(&init.logs, &["API keys loaded", r#""keys":1"#]),
+        "{}",
+        init.logs
+    );
 }
 
 #[tokio::test]
 async fn a_server_outside_the_bundle_is_refused() {
-    let (out, served) = describe_over_tls("other-ca.pem").await;
-    let err = out.expect_err("a certificate from an untrusted CA must fail the handshake");
+    let init = init_with(&[("SSL_CERT_FILE", &fixture("other-ca.pem"))]).await;
+    assert_eq!(init.served, Vec::<String>::new(), "no request got through");
     assert!(
-        matches!(err, SdkError::DispatchFailure(_)),
-        "refused before any request was sent: {}",
-        DisplayErrorContext(&err)
+        has_line(&init.logs, &["API keys could not be loaded"]),
+        "{}",
+        init.logs
     );
-    let text = format!("{}", DisplayErrorContext(&err));
     assert!(
-        text.contains("UnknownIssuer"),
-        "refused because of the issuer: {text}"
+        has_line(&init.logs, &["DynamoDB table check failed during init"]),
+        "{}",
+        init.logs
     );
-    assert_eq!(served, 0, "no request got through");
 }
 
-#[test]
-fn a_bundle_the_sdk_would_panic_on_is_reported_not_loaded() {
+#[tokio::test]
+async fn a_certificate_that_does_not_parse_is_skipped_not_fatal() {
     let dir = std::env::temp_dir().join(format!("customers-api-tls-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("temp dir");
-    let bad = dir.join("bad.pem");
+    let bad = dir.join("bad-then-good.pem");
     let ca = std::fs::read_to_string(fixture("ca.pem")).expect("ca.pem");
+    // Valid base64 that is no certificate, then bad base64, then the CA.
     std::fs::write(
         &bad,
-        format!("{ca}-----BEGIN CERTIFICATE-----\nAAECAwQF\n-----END CERTIFICATE-----\n"),
+        format!(
+            "-----BEGIN CERTIFICATE-----\nAAECAwQF\n-----END CERTIFICATE-----\n\
+             -----BEGIN CERTIFICATE-----\nAA!!\n-----END CERTIFICATE-----\n{ca}"
+        ),
     )
     .expect("write");
-    let err = bundle_store(&bad).err();
-    let missing = bundle_store(&dir.join("absent.pem")).err();
+    let init = init_with(&[("SSL_CERT_FILE", &bad)]).await;
     let _ = std::fs::remove_dir_all(&dir);
     assert_eq!(
-        err,
-        Some("the CA bundle has a certificate the SDK would refuse")
+        init.served.len(),
+        2,
+        "the CA after the broken entries is trusted; logs:\n{}",
+        init.logs
     );
-    assert_eq!(missing, Some("the CA bundle file could not be read"));
-    let (_, n) = bundle_store(&fixture("ca.pem")).expect("valid bundle");
-    assert_eq!(n, 1);
+}
+
+#[tokio::test]
+async fn with_no_variable_the_system_bundle_file_is_selected() {
+    let init = init_with(&[]).await;
+    let line = init
+        .logs
+        .lines()
+        .find(|l| l.contains("TLS roots from one CA bundle"))
+        .unwrap_or_else(|| panic!("no roots line; logs:\n{}", init.logs));
+    assert!(line.contains(r#""selected":true"#), "{line}");
+    let bundle = line
+        .split(r#""bundle":""#)
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .unwrap_or_else(|| panic!("no bundle path: {line}"));
+    assert!(Path::new(bundle).is_file(), "{bundle} is a file");
+    assert_eq!(
+        init.served,
+        Vec::<String>::new(),
+        "the test CA is in no system bundle"
+    );
 }

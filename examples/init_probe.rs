@@ -24,7 +24,7 @@ fn main() {
     mark("tls_roots_file");
     let config = Config::from_env().expect("configuration");
     mark("config");
-    let rt = tokio::runtime::Builder::new_multi_thread()
+    let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .expect("tokio runtime");

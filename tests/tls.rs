@@ -1,11 +1,14 @@
 //! The function binary's own init against a real TLS server on 127.0.0.1
 //! that plays SSM and DynamoDB: it trusts exactly the roots `src/tls.rs`
 //! arranges for it (the one bundle file), refuses a server from another CA,
-//! and survives a bundle with a certificate that does not parse.
+//! survives a bundle with a certificate that does not parse, and signs with
+//! the credentials and region `init::sdk_config` finds (the variables, else
+//! the profile).
 //! Needs no local stack: the server here answers GetParameter and
 //! DescribeTable itself, and a plain listener stands in for the Runtime API,
 //! whose first `next` call marks the end of init.
 
+use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
@@ -56,8 +59,9 @@ async fn reply<S: AsyncWrite + Unpin>(s: &mut S, content_type: &str, body: &str)
 }
 
 /// What reached the fake AWS endpoint through the TLS handshake: the
-/// `x-amz-target` of each request.
-type Served = Arc<Mutex<Vec<String>>>;
+/// `x-amz-target` of each request and the `Credential=` it was signed with
+/// (key id, date, region, service), lowercased.
+type Served = Arc<Mutex<Vec<(String, String)>>>;
 
 /// Serves GetParameter (one key set) and DescribeTable over TLS with the
 /// fixture leaf, signed by `ca.pem`.
@@ -95,7 +99,15 @@ async fn aws_over_tls() -> (String, Served) {
                     .unwrap_or("")
                     .trim()
                     .to_owned();
-                seen.lock().expect("lock").push(target.clone());
+                let credential = head
+                    .split("credential=")
+                    .nth(1)
+                    .and_then(|rest| rest.split(',').next())
+                    .unwrap_or("")
+                    .to_owned();
+                seen.lock()
+                    .expect("lock")
+                    .push((target.clone(), credential));
                 let keys = format!(
                     r#"{{"keys":[{{"id":"k","sha256":"{}","scopes":["customers:read"]}}]}}"#,
                     "ab".repeat(32)
@@ -165,14 +177,26 @@ async fn wait_for_next(
 }
 
 struct Init {
-    served: Vec<String>,
+    served: Vec<(String, String)>,
     logs: String,
 }
 
-/// Starts the function binary with `tls_vars` as its only TLS settings,
-/// waits for its first `next` call, and returns what reached the TLS server
-/// and what it logged.
-async fn init_with(tls_vars: &[(&str, &Path)]) -> Init {
+impl Init {
+    /// The targets that reached the server, sorted.
+    fn targets(&self) -> Vec<&str> {
+        let mut t: Vec<&str> = self.served.iter().map(|(t, _)| t.as_str()).collect();
+        t.sort();
+        t
+    }
+}
+
+const BOTH: [&str; 2] = ["amazonssm.getparameter", "dynamodb_20120810.describetable"];
+
+/// Starts the function binary with `vars` added to (or, with `None`, removed
+/// from) a Lambda-like environment that has no TLS variable, waits for its
+/// first `next` call, and returns what reached the TLS server and what it
+/// logged.
+async fn init_with(vars: &[(&str, Option<&OsStr>)]) -> Init {
     let (endpoint, served) = aws_over_tls().await;
     let (runtime, next) = runtime_api().await;
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_customers-api"));
@@ -195,8 +219,11 @@ async fn init_with(tls_vars: &[(&str, &Path)]) -> Init {
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit());
-    for (k, v) in tls_vars {
-        cmd.env(k, v);
+    for (k, v) in vars {
+        match v {
+            Some(v) => cmd.env(k, v),
+            None => cmd.env_remove(k),
+        };
     }
     let mut child = Killed(cmd.spawn().expect("spawn the function binary"));
     let reached = wait_for_next(&mut child.0, next).await;
@@ -220,12 +247,11 @@ fn has_line(logs: &str, needles: &[&str]) -> bool {
 
 #[tokio::test]
 async fn the_bundle_file_set_is_trusted() {
-    let init = init_with(&[("SSL_CERT_FILE", &fixture("ca.pem"))]).await;
-    let mut served = init.served;
-    served.sort();
+    let ca = fixture("ca.pem");
+    let init = init_with(&[("SSL_CERT_FILE", Some(ca.as_os_str()))]).await;
     assert_eq!(
-        served,
-        ["amazonssm.getparameter", "dynamodb_20120810.describetable"],
+        init.targets(),
+        BOTH,
         "both init calls went through the handshake; logs:\n{}",
         init.logs
     );
@@ -238,8 +264,9 @@ async fn the_bundle_file_set_is_trusted() {
 
 #[tokio::test]
 async fn a_server_outside_the_bundle_is_refused() {
-    let init = init_with(&[("SSL_CERT_FILE", &fixture("other-ca.pem"))]).await;
-    assert_eq!(init.served, Vec::<String>::new(), "no request got through");
+    let other = fixture("other-ca.pem");
+    let init = init_with(&[("SSL_CERT_FILE", Some(other.as_os_str()))]).await;
+    assert_eq!(init.targets(), Vec::<&str>::new(), "no request got through");
     assert!(
         has_line(&init.logs, &["API keys could not be loaded"]),
         "{}",
@@ -267,11 +294,11 @@ async fn a_certificate_that_does_not_parse_is_skipped_not_fatal() {
         ),
     )
     .expect("write");
-    let init = init_with(&[("SSL_CERT_FILE", &bad)]).await;
+    let init = init_with(&[("SSL_CERT_FILE", Some(bad.as_os_str()))]).await;
     let _ = std::fs::remove_dir_all(&dir);
     assert_eq!(
-        init.served.len(),
-        2,
+        init.targets(),
+        BOTH,
         "the CA after the broken entries is trusted; logs:\n{}",
         init.logs
     );
@@ -293,8 +320,52 @@ async fn with_no_variable_the_system_bundle_file_is_selected() {
         .unwrap_or_else(|| panic!("no bundle path: {line}"));
     assert!(Path::new(bundle).is_file(), "{bundle} is a file");
     assert_eq!(
-        init.served,
-        Vec::<String>::new(),
+        init.targets(),
+        Vec::<&str>::new(),
         "the test CA is in no system bundle"
     );
+}
+
+#[tokio::test]
+async fn credentials_and_region_come_from_the_environment_when_set() {
+    let ca = fixture("ca.pem");
+    let init = init_with(&[("SSL_CERT_FILE", Some(ca.as_os_str()))]).await;
+    assert_eq!(init.targets(), BOTH, "logs:\n{}", init.logs);
+    for (target, credential) in &init.served {
+        assert!(
+            credential.starts_with("local/") && credential.contains("/us-east-1/"),
+            "{target} signed with the variables' key and region: {credential}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn without_the_variables_the_default_chains_read_the_profile() {
+    let dir = std::env::temp_dir().join(format!("customers-api-profile-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let (config, credentials) = (dir.join("config"), dir.join("credentials"));
+    std::fs::write(&config, "[default]\nregion = eu-west-3\n").expect("write");
+    std::fs::write(
+        &credentials,
+        "[default]\naws_access_key_id = profile-key\naws_secret_access_key = profile-secret\n",
+    )
+    .expect("write");
+    let ca = fixture("ca.pem");
+    let init = init_with(&[
+        ("SSL_CERT_FILE", Some(ca.as_os_str())),
+        ("AWS_REGION", None),
+        ("AWS_ACCESS_KEY_ID", None),
+        ("AWS_SECRET_ACCESS_KEY", None),
+        ("AWS_CONFIG_FILE", Some(config.as_os_str())),
+        ("AWS_SHARED_CREDENTIALS_FILE", Some(credentials.as_os_str())),
+    ])
+    .await;
+    let _ = std::fs::remove_dir_all(&dir);
+    assert_eq!(init.targets(), BOTH, "logs:\n{}", init.logs);
+    for (target, credential) in &init.served {
+        assert!(
+            credential.starts_with("profile-key/") && credential.contains("/eu-west-3/"),
+            "{target} signed with the profile's key and region: {credential}"
+        );
+    }
 }

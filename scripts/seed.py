@@ -66,7 +66,11 @@ def wait_ready(base: str, deadline: float, log) -> int | None:
     last = None
     while time.monotonic() < deadline:
         try:
-            status, ctype, body = request("GET", url, READ_KEY, None, timeout=60)
+            # The watcher holds the first request while it builds (minutes on
+            # a cold machine): a shorter timeout would give up on a request the
+            # function then answers to nobody (the emulator logs a 500).
+            wait = max(1.0, deadline - time.monotonic())
+            status, ctype, body = request("GET", url, READ_KEY, None, timeout=wait)
             # The function's own errors are problem+json; the watcher's are not.
             if status not in WATCHER_STATUSES or ctype.startswith("application/problem+json"):
                 return status

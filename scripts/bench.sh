@@ -38,6 +38,7 @@ stack_dir="$LOCAL_DIR/bench-$$"
 # shellcheck disable=SC2317 # called from traps
 cleanup() {
 	trap - EXIT INT TERM HUP
+	trap '' PIPE # a closed output pipe must not stop the cleanup (run.sh)
 	"$ROOT/scripts/stack.sh" down --dir "$stack_dir" --purge
 }
 trap cleanup EXIT

@@ -41,6 +41,9 @@ seed_pid=""
 cleanup() {
 	local code=$?
 	trap - EXIT INT TERM HUP
+	# A closed output pipe (`make run | tee log`, tee stopped by the same
+	# Ctrl-C) must fail our log writes, not kill this script mid-cleanup.
+	trap '' PIPE
 	set +e # stop everything, whatever fails (e.g. writing to a closed terminal)
 	printf '\n' >&2 2>/dev/null
 	log "stopping..."

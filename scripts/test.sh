@@ -31,6 +31,7 @@ stack_dir="$LOCAL_DIR/test-$$"
 # shellcheck disable=SC2317 # called from traps
 cleanup() {
 	trap - EXIT INT TERM HUP
+	trap '' PIPE # a closed output pipe must not stop the cleanup (run.sh)
 	# What the schemathesis step could not stop itself (it was killed).
 	local p
 	if [[ -f "$stack_dir/schemathesis/function.pids" ]]; then

@@ -4,7 +4,7 @@
 //! time when SSM fails. Without a usable set every request is refused: the
 //! service fails closed.
 
-use std::sync::Arc;
+use std::sync::{Arc, PoisonError, RwLock};
 use std::time::{Duration, Instant};
 
 use lambda_http::http::{HeaderMap, header};
@@ -137,6 +137,10 @@ pub struct Keys {
     parameter: String,
     ttl: Duration,
     max_stale: Duration,
+    /// The set while fresh, with when it was fetched: read without queueing
+    /// behind `state`, which a refresh holds across its SSM call. Under many
+    /// requests in flight, every one of them used to take `state` in turn.
+    fresh: RwLock<Option<(Arc<KeySet>, Instant)>>,
     state: Mutex<State>,
 }
 
@@ -152,6 +156,7 @@ impl Keys {
             parameter,
             ttl,
             max_stale,
+            fresh: RwLock::new(None),
             state: Mutex::new(State::default()),
         }
     }
@@ -189,7 +194,10 @@ impl Keys {
         match self.fetch().await {
             Ok(set) => {
                 tracing::info!(keys = set.len(), "API keys loaded");
-                st.set = Some(Arc::new(set));
+                let set = Arc::new(set);
+                *self.fresh.write().unwrap_or_else(PoisonError::into_inner) =
+                    Some((set.clone(), now));
+                st.set = Some(set);
                 st.fetched_at = Some(now);
                 st.failed_at = None;
                 true
@@ -205,6 +213,11 @@ impl Keys {
     /// The key set to check against: cached while fresh, refreshed when due,
     /// the last good one while within the staleness bound, else none.
     pub async fn current(&self) -> Result<Arc<KeySet>, ApiError> {
+        if let Some((set, at)) = &*self.fresh.read().unwrap_or_else(PoisonError::into_inner)
+            && at.elapsed() < self.ttl
+        {
+            return Ok(set.clone());
+        }
         let mut st = self.state.lock().await;
         let now = Instant::now();
         let age = st.fetched_at.map(|t| now.duration_since(t));

@@ -58,7 +58,7 @@ async fn from_env_when_set(mut loader: ConfigLoader) -> ConfigLoader {
 /// roots as `tls.rs` arranged them, proxies from the environment: the same
 /// construction as `aws-smithy-runtime`'s `default_https_client`), except
 /// for the throwaway connectors below.
-pub fn https_client() -> SharedHttpClient {
+fn https_client() -> SharedHttpClient {
     let context = TlsContext::default();
     Builder::new().build_with_connector_fn(move |settings, components| {
         // Called with neither by `validate_base_client_config`, once per

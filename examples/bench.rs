@@ -1442,7 +1442,7 @@ fn progress(msg: &str) {
 
 async fn run() -> Res<()> {
     let o = opts()?;
-    for p in [&o.bin, &o.hello] {
+    for p in [&o.bin, &o.hello].into_iter().chain(&o.compare) {
         if !p.is_file() {
             return Err(format!(
                 "{} not found: build with `cargo build --release --examples --bins`",

@@ -56,10 +56,10 @@ use aws_smithy_runtime_api::client::interceptors::context::{
 };
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_types::config_bag::ConfigBag;
-use customers_api::app::{App, RequestCtx, handle_with};
 use customers_api::auth::sha256_hex;
-use customers_api::config::Config;
-use customers_api::init;
+use customers_api::http::{App, RequestCtx, handle_with};
+use customers_api::startup::config::Config;
+use customers_api::startup::init;
 use serde_json::{Value, json};
 
 type Error = Box<dyn std::error::Error + Send + Sync>;
@@ -1458,7 +1458,7 @@ async fn run() -> Res<()> {
     // for building its summary line as it does there.
     tracing_subscriber::fmt()
         .json()
-        .with_env_filter(customers_api::logging::filter("info"))
+        .with_env_filter(customers_api::startup::logging::filter("info"))
         .with_current_span(false)
         .with_span_list(false)
         .with_target(false)

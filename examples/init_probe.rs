@@ -1,4 +1,4 @@
-//! Where a cold start's init goes: the steps of `main.rs` run one after
+//! Where a cold start's init goes: the steps of `src/bin/customers-api.rs` run one after
 //! another in a fresh process, each timed. `make bench` spawns it with the
 //! same environment as the function and prints the medians; it can also be
 //! run by hand with TABLE_NAME, API_KEYS_PARAMETER and the stack's AWS_*
@@ -6,7 +6,7 @@
 
 use std::time::Instant;
 
-use customers_api::{config::Config, init, logging, tls};
+use customers_api::startup::{config::Config, init, logging, tls};
 
 fn main() {
     let t0 = Instant::now();
@@ -19,7 +19,7 @@ fn main() {
     };
     logging::init();
     mark("logging");
-    // SAFETY: single-threaded still, as in main.rs.
+    // SAFETY: single-threaded still, as in src/bin/customers-api.rs.
     unsafe { tls::select_bundle_file() };
     mark("tls_roots_file");
     let config = Config::from_env().expect("configuration");

@@ -1,24 +1,15 @@
 //! customers-api: `PATCH /v1/customers/{customerId}` and friends on Lambda,
-//! DynamoDB and SSM. Read in this order: `router` → `auth` → `patch` (with
-//! `fields`, `validate`) → `expr` → `service` → `store`.
+//! DynamoDB and SSM.
+//!
+//! The folders are the layers, listed in the order a PATCH passes through
+//! them. Imports point down this list only: `customer` uses no other layer,
+//! `store` uses `customer`, `auth` uses nothing but the shared error, `http`
+//! uses all three, and `startup` assembles them.
 
-pub mod app;
 pub mod auth;
-pub mod body;
-pub mod config;
-pub mod email;
-pub mod error;
-pub mod expr;
-pub mod fields;
-pub mod init;
-pub mod invariant;
-pub mod item;
-pub mod logging;
-pub mod patch;
-pub mod precondition;
-pub mod router;
-pub mod service;
+pub mod customer;
+pub mod http;
+pub mod startup;
 pub mod store;
-pub mod strategy;
-pub mod tls;
-pub mod validate;
+
+pub mod error;

@@ -1,8 +1,8 @@
-//! The README's field table is generated from `src/fields.rs` and checked
+//! The README's field table is generated from `src/customer/fields.rs` and checked
 //! here, so the documentation cannot drift from the code. On a mismatch the
 //! failure prints the block to paste between the markers.
 
-use customers_api::fields::{self, Access, Field, Kind, METADATA, Strategy, TAGS};
+use customers_api::customer::fields::{self, Access, Field, Kind, METADATA, Strategy, TAGS};
 
 fn kind(k: Kind) -> String {
     match k {
@@ -134,7 +134,10 @@ fn check_schema(doc: &serde_json::Value, schema: &str, table: &[&Field], respons
         .unwrap_or_else(|| panic!("{schema} has properties"));
     let names: Vec<&str> = props.keys().map(String::as_str).collect();
     let want: Vec<&str> = table.iter().map(|f| f.name).collect();
-    assert_eq!(names, want, "{schema}: members differ from src/fields.rs");
+    assert_eq!(
+        names, want,
+        "{schema}: members differ from src/customer/fields.rs"
+    );
     assert_eq!(
         s["additionalProperties"], false,
         "{schema} allows unknown members"

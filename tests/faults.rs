@@ -49,9 +49,9 @@ use aws_smithy_runtime_api::http::StatusCode;
 use aws_smithy_types::body::SdkBody;
 use aws_smithy_types::config_bag::ConfigBag;
 use common::{Resp, TestApp};
-use customers_api::config::Config;
-use customers_api::init;
-use customers_api::service::MAX_ATTEMPTS;
+use customers_api::startup::config::Config;
+use customers_api::startup::init;
+use customers_api::store::customers::MAX_ATTEMPTS;
 use serde_json::json;
 
 // ---------------------------------------------------------------------------

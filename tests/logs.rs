@@ -50,7 +50,7 @@ const SECRETS: &[&str] = &[
 async fn no_log_line_holds_personal_data_or_keys() {
     let sink = Captured::default();
     let writer = sink.clone();
-    customers_api::logging::init_with("debug", move || writer.clone());
+    customers_api::startup::logging::init_with("debug", move || writer.clone());
 
     let t = TestApp::new().await;
     let hashes: Vec<String> = ["local-write-key", "local-read-key"]

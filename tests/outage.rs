@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use common::{READ, TestApp, WRITE};
-use customers_api::config::Config;
+use customers_api::startup::config::Config;
 use serde_json::json;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Mutex;
@@ -86,7 +86,7 @@ async fn dynamodb_down_gives_fast_503_and_service_resumes() {
         _ => None,
     };
     let config = Config::from_lookup(env).unwrap();
-    let mut sdk = customers_api::init::sdk_config(&config)
+    let mut sdk = customers_api::startup::init::sdk_config(&config)
         .await
         .into_builder();
     sdk.set_credentials_provider(Some(

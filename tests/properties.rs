@@ -4,12 +4,12 @@
 //! mapping round-trips, and built expressions use every placeholder.
 
 use chrono::NaiveDate;
-use customers_api::expr::{self, EmailGuard, Expect};
-use customers_api::fields::{self, Access, Field, Kind};
-use customers_api::item::{self, Stored};
-use customers_api::patch::{self, Mode};
-use customers_api::strategy::Strategies;
-use customers_api::validate::{self, Ctx};
+use customers_api::customer::fields::{self, Access, Field, Kind};
+use customers_api::customer::patch::{self, Mode};
+use customers_api::customer::strategy::Strategies;
+use customers_api::customer::validate::{self, Ctx};
+use customers_api::store::expr::{self, EmailGuard, Expect};
+use customers_api::store::item::{self, Stored};
 use proptest::prelude::*;
 use serde_json::{Map, Value, json};
 
@@ -261,7 +261,7 @@ proptest! {
             let _ = validate::value(f.kind, &body, f.name, validate::Nulls::Keep, &ctx(), &mut errs);
         }
         let bytes = body.to_string();
-        prop_assert!(customers_api::body::parse_json(bytes.as_bytes()).is_ok());
+        prop_assert!(customers_api::http::body::parse_json(bytes.as_bytes()).is_ok());
     }
 
     #[test]

@@ -1,5 +1,5 @@
 //! The function binary's own init against a real TLS server on 127.0.0.1
-//! that plays SSM and DynamoDB: it trusts exactly the roots `src/tls.rs`
+//! that plays SSM and DynamoDB: it trusts exactly the roots `src/startup/tls.rs`
 //! arranges for it (the one bundle file), refuses a server from another CA,
 //! survives a bundle with a certificate that does not parse, and signs with
 //! the credentials and region `init::sdk_config` finds (the variables, else

@@ -12,10 +12,10 @@ use aws_sdk_dynamodb::types::{
     AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
 };
 use aws_sdk_ssm::types::ParameterType;
-use customers_api::app::{App, RequestCtx, handle_with};
 use customers_api::auth::sha256_hex;
-use customers_api::config::Config;
-use customers_api::init;
+use customers_api::http::{App, RequestCtx, handle_with};
+use customers_api::startup::config::Config;
+use customers_api::startup::init;
 use lambda_http::http::HeaderMap;
 use lambda_http::{Body, Request};
 use serde_json::{Value, json};
@@ -363,7 +363,7 @@ impl TestApp {
     }
 
     pub async fn violations(&self) -> Vec<String> {
-        customers_api::invariant::violations(&self.ddb, &self.table)
+        customers_api::store::invariant::violations(&self.ddb, &self.table)
             .await
             .expect("scan")
     }

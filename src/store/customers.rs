@@ -6,13 +6,13 @@ use std::time::Duration;
 
 use serde_json::{Map, Value};
 
+use crate::customer::patch::{self, Change, Patch};
+use crate::customer::validate::{self, Ctx};
 use crate::error::ApiError;
-use crate::expr::{self, EmailGuard, Expect};
-use crate::item::{self, Stored};
-use crate::patch::{self, Change, Patch};
-use crate::precondition::IfMatch;
-use crate::store::{Calls, Removal, Role, Store, StoreError, TxOutcome, Write};
-use crate::validate::{self, Ctx};
+use crate::store::dynamo::{Calls, Removal, Role, Store, StoreError, TxOutcome, Write};
+use crate::store::expr::{self, EmailGuard, Expect};
+use crate::store::item::{self, Stored};
+use crate::store::precondition::IfMatch;
 
 /// Attempts when the customer changes between our read and our write, or a
 /// transaction conflicts; then 409 `conflict` (or 503 when throttled).
@@ -145,9 +145,9 @@ impl Customers {
         let email = match p.member("email") {
             None | Some(Change::Merge(_)) => EmailGuard::Untouched,
             Some(Change::Clear) => EmailGuard::Absent,
-            Some(Change::Set(v)) => {
-                EmailGuard::Is(crate::email::normalize(v.as_str().unwrap_or_default()))
-            }
+            Some(Change::Set(v)) => EmailGuard::Is(crate::customer::email::normalize(
+                v.as_str().unwrap_or_default(),
+            )),
         };
         let expect = if_match.expect();
         let mut last = Retry::Conflict;

@@ -7,8 +7,8 @@ use std::collections::HashMap;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::AttributeValue;
 
-use crate::email;
-use crate::item::{CUSTOMER_KIND, EMAIL_KIND, attr};
+use crate::customer::email;
+use crate::store::item::{CUSTOMER_KIND, EMAIL_KIND, attr};
 
 fn s<'a>(item: &'a HashMap<String, AttributeValue>, k: &str) -> Option<&'a str> {
     match item.get(k) {

@@ -1,6 +1,7 @@
 use std::sync::Arc;
 
-use customers_api::{app, config::Config, init, logging, tls};
+use customers_api::http;
+use customers_api::startup::{config::Config, init, logging, tls};
 use lambda_http::{Error, service_fn};
 
 // No `#[tokio::main]`: the runtime is built after `select_bundle_file`, which
@@ -36,7 +37,7 @@ async fn serve(config: Config) -> Result<(), Error> {
     init::warm(&app).await;
     lambda_http::run(service_fn(move |req| {
         let app = app.clone();
-        async move { Ok::<_, std::convert::Infallible>(app::handle(app, req).await) }
+        async move { Ok::<_, std::convert::Infallible>(http::handle(app, req).await) }
     }))
     .await
 }

@@ -7,7 +7,7 @@
 use std::sync::{Arc, PoisonError, RwLock};
 use std::time::{Duration, Instant};
 
-use lambda_http::http::{HeaderMap, header};
+use lambda_http::http::HeaderMap;
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
@@ -94,34 +94,6 @@ impl KeySet {
     pub fn is_empty(&self) -> bool {
         self.keys.is_empty()
     }
-}
-
-/// The presented bearer key: exactly one `Authorization` header, scheme
-/// `Bearer` (any case), one RFC 6750 b64token.
-pub fn bearer(headers: &HeaderMap) -> Result<&str, ApiError> {
-    let mut values = headers.get_all(header::AUTHORIZATION).iter();
-    let (Some(value), None) = (values.next(), values.next()) else {
-        return Err(ApiError::Unauthorized(
-            "Send exactly one `Authorization: Bearer <key>` header.",
-        ));
-    };
-    let malformed = ApiError::Unauthorized("The Authorization header must be `Bearer <key>`.");
-    let text = value
-        .to_str()
-        .map_err(|_| ApiError::Unauthorized("The Authorization header must be `Bearer <key>`."))?;
-    let Some((scheme, token)) = text.split_once(' ') else {
-        return Err(malformed);
-    };
-    let token = token.trim_start_matches(' ');
-    let body = token.trim_end_matches('=');
-    let b64token = !body.is_empty()
-        && body.bytes().all(|c| {
-            c.is_ascii_alphanumeric() || matches!(c, b'-' | b'.' | b'_' | b'~' | b'+' | b'/')
-        });
-    if !scheme.eq_ignore_ascii_case("bearer") || !b64token {
-        return Err(malformed);
-    }
-    Ok(token)
 }
 
 #[derive(Default)]
@@ -247,7 +219,7 @@ impl Keys {
         headers: &HeaderMap,
         scope: &'static str,
     ) -> Result<String, ApiError> {
-        let token = bearer(headers)?;
+        let token = super::bearer::bearer(headers)?;
         let set = self.current().await?;
         let key = set
             .find(token)
@@ -262,7 +234,6 @@ impl Keys {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use lambda_http::http::HeaderValue;
 
     fn set() -> KeySet {
         let json = format!(
@@ -296,35 +267,5 @@ mod tests {
         );
         assert!(parse_keys(r#"{"keys":[{"id":"a","sha256":"abc","scopes":[]}]}"#).is_err());
         assert!(parse_keys(r#"{"nokeys":[]}"#).is_err());
-    }
-
-    fn headers(values: &[&str]) -> HeaderMap {
-        let mut h = HeaderMap::new();
-        for v in values {
-            h.append(header::AUTHORIZATION, HeaderValue::from_str(v).unwrap());
-        }
-        h
-    }
-
-    #[test]
-    fn bearer_parsing() {
-        assert_eq!(bearer(&headers(&["Bearer abc"])).unwrap(), "abc");
-        assert_eq!(
-            bearer(&headers(&["bearer a-b.c_d~e+f/g=="])).unwrap(),
-            "a-b.c_d~e+f/g=="
-        );
-        for bad in [
-            "Basic abc",
-            "Bearer",
-            "Bearer ",
-            "Bearer a,b",
-            "Bearer a b",
-            "abc",
-            "Bearer ==",
-        ] {
-            assert!(bearer(&headers(&[bad])).is_err(), "{bad}");
-        }
-        assert!(bearer(&headers(&[])).is_err());
-        assert!(bearer(&headers(&["Bearer a", "Bearer a"])).is_err());
     }
 }

@@ -8,9 +8,11 @@ use lambda_http::Body;
 use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Value};
 
-use crate::patch::Mode;
+use crate::customer::patch::Mode;
 
 pub const MAX_BODY_BYTES: usize = 16 * 1024;
+/// The PATCH media types, for `Accept-Patch`.
+pub const ACCEPT_PATCH: &str = "application/json, application/merge-patch+json";
 
 pub fn bytes(body: &Body) -> &[u8] {
     match body {

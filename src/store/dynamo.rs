@@ -15,8 +15,8 @@ use aws_sdk_dynamodb::types::{
     ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update,
 };
 
-use crate::expr::Expression;
-use crate::item::{self, Item, Stored, attr};
+use crate::store::expr::Expression;
+use crate::store::item::{self, Item, Stored, attr};
 
 /// DynamoDB operations made while serving one request.
 #[derive(Debug, Default)]

@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use crate::strategy::Strategies;
+use crate::customer::strategy::Strategies;
 
 #[derive(Debug, Clone)]
 pub struct Config {

@@ -1,21 +1,10 @@
-//! `If-Match` (SPEC §5): `*` or a list of entity tags, compared strongly
-//! against `"<version>"`.
+//! `If-Match` and `ETag` on the wire (SPEC §5): `*` or a list of entity
+//! tags, compared strongly against `"<version>"`.
 
 use lambda_http::http::HeaderMap;
 use lambda_http::http::header::IF_MATCH;
 
-use crate::expr::Expect;
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum IfMatch {
-    /// No header.
-    None,
-    /// `*`: the customer must exist.
-    Any,
-    /// The versions named by strong tags; tags that cannot be one of our
-    /// versions (weak, non-numeric) match nothing.
-    Versions(Vec<u64>),
-}
+pub use crate::store::precondition::IfMatch;
 
 pub fn etag(version: u64) -> String {
     format!("\"{version}\"")
@@ -43,26 +32,6 @@ pub fn parse(headers: &HeaderMap) -> IfMatch {
         .filter_map(|t| t.strip_prefix('"')?.strip_suffix('"')?.parse::<u64>().ok())
         .collect();
     IfMatch::Versions(versions)
-}
-
-impl IfMatch {
-    pub fn is_present(&self) -> bool {
-        !matches!(self, IfMatch::None)
-    }
-
-    pub fn matches(&self, version: u64) -> bool {
-        match self {
-            IfMatch::None | IfMatch::Any => true,
-            IfMatch::Versions(v) => v.contains(&version),
-        }
-    }
-
-    pub fn expect(&self) -> Expect {
-        match self {
-            IfMatch::None | IfMatch::Any => Expect::Exists,
-            IfMatch::Versions(v) => Expect::OneOf(v.iter().copied().take(100).collect()),
-        }
-    }
 }
 
 #[cfg(test)]

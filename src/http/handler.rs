@@ -11,17 +11,17 @@ use lambda_http::{Body, Request, RequestExt, Response};
 use serde_json::{Map, Value, json};
 
 use crate::auth::Keys;
-use crate::body::{self, MAX_BODY_BYTES};
-use crate::config::Config;
-use crate::error::{ACCEPT_PATCH, ApiError};
-use crate::fields::Kind;
-use crate::item::{self, Stored};
-use crate::patch::{self, Change, PatchError};
-use crate::precondition::{self, IfMatch};
-use crate::router::{self, Action};
-use crate::service::{self, Customers};
-use crate::store::Calls;
-use crate::validate::{self, FieldError, Nulls, Violation};
+use crate::customer::fields::Kind;
+use crate::customer::patch::{self, Change, PatchError};
+use crate::customer::validate::{self, FieldError, Nulls, Violation};
+use crate::error::ApiError;
+use crate::http::body::{self, ACCEPT_PATCH, MAX_BODY_BYTES};
+use crate::http::precondition::{self, IfMatch};
+use crate::http::router::{self, Action};
+use crate::startup::config::Config;
+use crate::store::customers::{self, Customers};
+use crate::store::dynamo::Calls;
+use crate::store::item::{self, Stored};
 
 pub struct App {
     pub config: Config,
@@ -169,15 +169,14 @@ async fn serve(
                 return Err(ApiError::EmptyPatch);
             }
             let value = body::parse_json(bytes).map_err(ApiError::InvalidJson)?;
-            let p = patch::parse(&value, mode, &app.config.strategies, &service::today()).map_err(
-                |e| match e {
+            let p = patch::parse(&value, mode, &app.config.strategies, &customers::today())
+                .map_err(|e| match e {
                     PatchError::NotObject => {
                         ApiError::InvalidJson("The body must be a JSON object.".into())
                     }
                     PatchError::Empty => ApiError::EmptyPatch,
                     PatchError::Invalid(errs) => ApiError::Invalid(errs),
-                },
-            )?;
+                })?;
             let s = app.customers.patch(calls, &id, &p, &if_match).await?;
             Ok(customer_response(StatusCode::OK, &s))
         }
@@ -211,7 +210,7 @@ fn create_doc(req: &Request) -> Result<Map<String, Value>, ApiError> {
             "The body must be a JSON object.".into(),
         ));
     };
-    let ctx = service::today();
+    let ctx = customers::today();
     let mut errs: Vec<FieldError> = Vec::new();
     let id_value = map.get("customerId").cloned().unwrap_or(Value::Null);
     if id_value.is_null() {
@@ -231,7 +230,7 @@ fn create_doc(req: &Request) -> Result<Map<String, Value>, ApiError> {
             &mut errs,
         );
     }
-    let now = service::now();
+    let now = customers::now();
     let mut doc = Map::new();
     doc.insert("id".into(), Value::String(uuid::Uuid::new_v4().to_string()));
     doc.insert("customerId".into(), id_value);

@@ -4,8 +4,8 @@ use lambda_http::http::Method;
 use serde_json::Value;
 
 use crate::auth::{SCOPE_READ, SCOPE_WRITE};
+use crate::customer::validate::{FieldError, Violation, check_customer_id};
 use crate::error::ApiError;
-use crate::validate::{FieldError, Violation, check_customer_id};
 use percent_encoding::percent_decode_str;
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -15,11 +15,11 @@ use aws_smithy_http_client::tls::{Provider, TlsContext, rustls_provider::CryptoM
 use aws_smithy_http_client::{Builder, ConnectorBuilder};
 use aws_smithy_runtime_api::client::http::SharedHttpClient;
 
-use crate::app::App;
 use crate::auth::Keys;
-use crate::config::Config;
-use crate::service::Customers;
-use crate::store::Store;
+use crate::http::handler::App;
+use crate::startup::config::Config;
+use crate::store::customers::Customers;
+use crate::store::dynamo::Store;
 
 pub async fn sdk_config(config: &Config) -> SdkConfig {
     let timeouts = TimeoutConfig::builder()

@@ -11,9 +11,9 @@ use std::collections::HashMap;
 use aws_sdk_dynamodb::types::AttributeValue;
 use serde_json::{Map, Value};
 
-use crate::email;
-use crate::fields::{self, Kind};
-use crate::patch::prune;
+use crate::customer::email;
+use crate::customer::fields::{self, Kind};
+use crate::customer::patch::prune;
 
 pub type Item = HashMap<String, AttributeValue>;
 

@@ -8,9 +8,9 @@ use std::collections::HashMap;
 use aws_sdk_dynamodb::types::AttributeValue;
 use serde_json::{Map, Value};
 
-use crate::fields::{self, Access};
-use crate::item::{self, attr};
-use crate::patch::{Op, Ops};
+use crate::customer::fields::{self, Access};
+use crate::customer::patch::{Op, Ops};
+use crate::store::item::{self, attr};
 
 /// The parts of one conditional write.
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -241,9 +241,9 @@ pub fn delete_condition(expect: &Expect, require_no_email: bool) -> Expression {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::patch::{self, Mode};
-    use crate::strategy::Strategies;
-    use crate::validate::Ctx;
+    use crate::customer::patch::{self, Mode};
+    use crate::customer::strategy::Strategies;
+    use crate::customer::validate::Ctx;
     use chrono::NaiveDate;
     use serde_json::json;
 

@@ -4,9 +4,9 @@
 
 use serde_json::{Map, Value};
 
-use crate::fields::{self, Access, Field, Kind, METADATA, Strategy};
-use crate::strategy::Strategies;
-use crate::validate::{self, Ctx, FieldError, Nulls, Violation};
+use crate::customer::fields::{self, Access, Field, Kind, METADATA, Strategy};
+use crate::customer::strategy::Strategies;
+use crate::customer::validate::{self, Ctx, FieldError, Nulls, Violation};
 
 /// The two body dialects a PATCH accepts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

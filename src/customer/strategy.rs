@@ -1,7 +1,7 @@
 //! `PATCH_STRATEGY`: the deployer's choice of merge or replace per object
 //! member, parsed once at start-up.
 
-use crate::fields::{self, Field, Strategy};
+use crate::customer::fields::{self, Field, Strategy};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Strategies {

@@ -5,7 +5,9 @@ use chrono::NaiveDate;
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-use crate::fields::{self, CUSTOMER_ID, EMAIL_LOCAL_MAX, EMAIL_MAX, Field, Kind, METADATA, TAGS};
+use crate::customer::fields::{
+    self, CUSTOMER_ID, EMAIL_LOCAL_MAX, EMAIL_MAX, Field, Kind, METADATA, TAGS,
+};
 
 /// Why a member was refused; decides the problem `code`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

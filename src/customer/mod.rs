@@ -1,8 +1,9 @@
 //! The customer itself, without I/O: the field table (types, limits, merge
-//! or replace), validation, what a PATCH body means, the per-field
+//! or replace), validation, what a POST and a PATCH body mean, the per-field
 //! strategies, and the email normal form. Pure functions only; this layer
 //! uses no other.
 
+pub mod create;
 pub mod email;
 pub mod fields;
 pub mod patch;

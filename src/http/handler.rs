@@ -1,4 +1,4 @@
-//! The Lambda handler: route, authenticate, decode, call the service, answer.
+//! The Lambda handler: route, authenticate, decode, call the store, answer.
 //! Every path ends in a response (errors become problems), and every request
 //! ends in one summary log line without personal data.
 
@@ -11,9 +11,8 @@ use lambda_http::{Body, Request, RequestExt, Response};
 use serde_json::{Map, Value, json};
 
 use crate::auth::Keys;
-use crate::customer::fields::Kind;
-use crate::customer::patch::{self, Change, PatchError};
-use crate::customer::validate::{self, FieldError, Nulls, Violation};
+use crate::customer::create;
+use crate::customer::patch::{self, PatchError};
 use crate::error::ApiError;
 use crate::http::body::{self, ACCEPT_PATCH, MAX_BODY_BYTES};
 use crate::http::precondition::{self, IfMatch};
@@ -210,51 +209,9 @@ fn create_doc(req: &Request) -> Result<Map<String, Value>, ApiError> {
             "The body must be a JSON object.".into(),
         ));
     };
-    let ctx = customers::today();
-    let mut errs: Vec<FieldError> = Vec::new();
-    let id_value = map.get("customerId").cloned().unwrap_or(Value::Null);
-    if id_value.is_null() {
-        errs.push(FieldError::new(
-            Violation::CustomerId,
-            "customerId",
-            "is required",
-            &id_value,
-        ));
-    } else {
-        validate::value(
-            Kind::CustomerId,
-            &id_value,
-            "customerId",
-            Nulls::Drop,
-            &ctx,
-            &mut errs,
-        );
-    }
-    let now = customers::now();
-    let mut doc = Map::new();
-    doc.insert("id".into(), Value::String(uuid::Uuid::new_v4().to_string()));
-    doc.insert("customerId".into(), id_value);
-    for (name, v) in &map {
-        if name == "customerId" {
-            continue;
-        }
-        let Some(field) = patch::writable_field(name, v, &mut errs) else {
-            continue;
-        };
-        if v.is_null() {
-            continue;
-        }
-        let clean = validate::value(field.kind, v, name, Nulls::Drop, &ctx, &mut errs);
-        if let Some(Change::Set(clean)) = clean.map(patch::set_or_clear) {
-            doc.insert(name.clone(), clean);
-        }
-    }
-    if !errs.is_empty() {
-        return Err(ApiError::Invalid(errs));
-    }
-    doc.insert("createdAt".into(), Value::String(now.clone()));
-    doc.insert("updatedAt".into(), Value::String(now));
-    Ok(doc)
+    let id = uuid::Uuid::new_v4().to_string();
+    create::new_customer(&map, id, &customers::now(), &customers::today())
+        .map_err(ApiError::Invalid)
 }
 
 fn customer_response(status: StatusCode, s: &Stored) -> Response<Body> {

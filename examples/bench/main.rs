@@ -112,7 +112,7 @@ fn opts() -> Res<Opts> {
             "--concurrency" => o.concurrency = val()?.parse()?,
             "--per-worker" => o.per_worker = val()?.parse()?,
             "-h" | "--help" => {
-                eprintln!("see the header of examples/bench.rs");
+                eprintln!("see the header of examples/bench/main.rs");
                 std::process::exit(0);
             }
             other => return Err(format!("unknown argument {other}").into()),

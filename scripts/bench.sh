@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # `make bench`: builds the release binaries, starts a private local stack
-# (DynamoDB Local + moto SSM) on free ports, runs examples/bench.rs against it,
-# always stops the stack, and prints the table. The same figures go to
-# target/bench/latest.json (with the core count and the date).
+# (DynamoDB Local + moto SSM) on free ports, runs examples/bench/main.rs
+# against it, always stops the stack, and prints the table. The same figures
+# go to target/bench/latest.json (with the core count and the date).
 #
 #   scripts/bench.sh [BENCH ARGS...]     e.g. --requests 500 --cold 10
 #

@@ -1,0 +1,326 @@
+//! `make bench` (scripts/bench.sh): what a request and a cold start cost,
+//! beside what the DynamoDB and SSM calls alone cost, measured in the same run
+//! against the local stack (DynamoDB Local + moto). Prints a table and writes
+//! the same figures as JSON. Figures are reported, never asserted: the targets
+//! of issue 5 are printed beside them with ✓/✗.
+//!
+//! ```text
+//! target/release/examples/bench --bin target/release/customers-api \
+//!     --hello target/release/examples/hello [--out target/bench/latest.json]
+//!     [--requests 5000] [--warmup 500] [--cold 25] [--invocations 1000]
+//!     [--concurrency 32] [--per-worker 100] [--package target/bench/package.json]
+//!     [--compare OTHER_BUILD_OF_THE_FUNCTION]
+//! ```
+//!
+//! `--compare` cold-starts a second build of the function in the same
+//! interleaving (A, B, floor), so that a change to init can be judged against
+//! the build before it on the same stack in the same minute: the run-to-run
+//! drift of these machines (±1 ms) is larger than most such changes.
+//!
+//! Needs the variables of a stack env file (scripts/stack.sh):
+//! AWS_ENDPOINT_URL_DYNAMODB, AWS_ENDPOINT_URL_SSM, AWS_REGION and credentials.
+//! It creates its own table and keys parameter, so it can share a stack.
+//!
+//! What is measured:
+//! - warm path: `handle_with` on the App `src/bin/customers-api.rs` builds (same `init::`
+//!   functions, same config defaults, JSON logs formatted into a sink),
+//!   interleaved request by request with the raw SDK calls that do the same
+//!   DynamoDB work on a twin item, through the same client;
+//! - cold start: the release binary and a `lambda_http` hello world, each
+//!   spawned against a minimal Lambda Runtime API served here;
+//! - peak RSS after 1000 invocations through that Runtime API;
+//! - throughput with 32 requests in flight, handler against raw SDK calls;
+//! - SSM GetParameter and DynamoDB DescribeTable with a fresh client each time
+//!   (connection setup included): the unavoidable part of init.
+
+mod call_counter;
+mod cold;
+mod events;
+mod raw;
+mod report;
+mod runtime_api;
+mod setup;
+mod stats;
+mod warm;
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use customers_api::startup::init;
+
+use crate::cold::{init_breakdown, lambda_env, round_trips, session};
+use crate::events::{Kind, event};
+use crate::report::Results;
+use crate::setup::{seed, setup, version_of};
+use crate::stats::ns;
+use crate::warm::{cpu_only, throughput, warm_path};
+
+type Error = Box<dyn std::error::Error + Send + Sync>;
+type Res<T> = Result<T, Error>;
+
+const WRITE_KEY: &str = "Bearer bench-write-key";
+const READ_KEY: &str = "Bearer bench-read-key";
+
+// --- options ------------------------------------------------------------------
+
+struct Opts {
+    bin: PathBuf,
+    hello: PathBuf,
+    probe: PathBuf,
+    out: PathBuf,
+    package: PathBuf,
+    compare: Option<PathBuf>,
+    requests: usize,
+    warmup: usize,
+    cold: usize,
+    invocations: usize,
+    concurrency: usize,
+    per_worker: usize,
+}
+
+fn opts() -> Res<Opts> {
+    let mut o = Opts {
+        bin: "target/release/customers-api".into(),
+        hello: "target/release/examples/hello".into(),
+        probe: "target/release/examples/init_probe".into(),
+        out: "target/bench/latest.json".into(),
+        package: "target/bench/package.json".into(),
+        compare: None,
+        // 5000 so that p99 rests on 50 samples: DynamoDB Local's tail
+        // (JVM pauses) makes p99 of 2000 swing by ±30 % from run to run.
+        requests: 5000,
+        warmup: 500,
+        cold: 25,
+        invocations: 1000,
+        concurrency: 32,
+        per_worker: 100,
+    };
+    let mut args = std::env::args().skip(1);
+    while let Some(a) = args.next() {
+        let mut val = || args.next().ok_or_else(|| format!("{a} needs a value"));
+        match a.as_str() {
+            "--bin" => o.bin = val()?.into(),
+            "--hello" => o.hello = val()?.into(),
+            "--probe" => o.probe = val()?.into(),
+            "--out" => o.out = val()?.into(),
+            "--package" => o.package = val()?.into(),
+            "--compare" => o.compare = Some(val()?.into()),
+            "--requests" => o.requests = val()?.parse()?,
+            "--warmup" => o.warmup = val()?.parse()?,
+            "--cold" => o.cold = val()?.parse()?,
+            "--invocations" => o.invocations = val()?.parse()?,
+            "--concurrency" => o.concurrency = val()?.parse()?,
+            "--per-worker" => o.per_worker = val()?.parse()?,
+            "-h" | "--help" => {
+                eprintln!("see the header of examples/bench/main.rs");
+                std::process::exit(0);
+            }
+            other => return Err(format!("unknown argument {other}").into()),
+        }
+    }
+    if o.requests == 0 || o.cold == 0 || o.invocations < 2 || o.concurrency == 0 {
+        return Err("--requests, --cold, --concurrency must be > 0 and --invocations > 1".into());
+    }
+    Ok(o)
+}
+
+// --- main -------------------------------------------------------------------------
+
+#[tokio::main]
+async fn main() {
+    if let Err(e) = run().await {
+        eprintln!("bench: error: {e}");
+        std::process::exit(1);
+    }
+}
+
+fn progress(msg: &str) {
+    eprintln!("[bench] {msg}");
+}
+
+async fn run() -> Res<()> {
+    let o = opts()?;
+    for p in [&o.bin, &o.hello].into_iter().chain(&o.compare) {
+        if !p.is_file() {
+            return Err(format!(
+                "{} not found: build with `cargo build --release --examples --bins`",
+                p.display()
+            )
+            .into());
+        }
+    }
+    let out_dir = o.out.parent().unwrap_or(Path::new(".")).to_path_buf();
+    std::fs::create_dir_all(&out_dir)?;
+
+    // The same log formatting as in Lambda, written nowhere: the handler pays
+    // for building its summary line as it does there.
+    tracing_subscriber::fmt()
+        .json()
+        .with_env_filter(customers_api::startup::logging::filter("info"))
+        .with_current_span(false)
+        .with_span_list(false)
+        .with_target(false)
+        .without_time()
+        .with_writer(std::io::sink)
+        .init();
+
+    let started = Instant::now();
+    progress("creating the table and keys parameter, building the app");
+    let b = setup().await?;
+    let mut ids = vec![
+        "bench-h".to_owned(),
+        "bench-r".to_owned(),
+        "cold-1".to_owned(),
+        "rt-1".to_owned(),
+    ];
+    for w in 0..o.concurrency {
+        ids.push(format!("tp-h-{w}"));
+        ids.push(format!("tp-r-{w}"));
+    }
+    for id in &ids {
+        seed(&b.app, id).await?;
+    }
+
+    // 1. Warm path.
+    let mut warm = Vec::new();
+    for kind in Kind::ALL {
+        progress(&format!(
+            "warm path: {} ({} + {} requests, handler and raw interleaved)",
+            kind.label(),
+            o.warmup,
+            o.requests
+        ));
+        warm.push(warm_path(&b, kind, o.warmup, o.requests).await?);
+    }
+    let expected_version = 1 + 3 * (o.warmup + o.requests) as u64;
+    let h_version = version_of(&b.admin, &b.table, "bench-h").await?;
+    let r_version = version_of(&b.admin, &b.table, "bench-r").await?;
+    let writes_ok = h_version == expected_version && r_version == expected_version;
+
+    progress("CPU per request with DynamoDB answered in process (aws-smithy-mocks)");
+    let cpu = cpu_only(&b, o.warmup, o.requests.max(1000)).await?;
+
+    // 2. Throughput with `concurrency` requests in flight.
+    let mut tput = Vec::new();
+    for kind in [Kind::Get, Kind::PatchName] {
+        progress(&format!(
+            "throughput: {} with {} in flight",
+            kind.label(),
+            o.concurrency
+        ));
+        let (mut h, mut r, mut hc, mut rc) = (0.0, 0.0, Some(0.0), Some(0.0));
+        // Two rounds, alternating, to even out drift.
+        for round in 0..2 {
+            let t = throughput(&b, kind, true, o.concurrency, o.per_worker, round).await?;
+            h += t.rps / 2.0;
+            hc = hc.zip(t.cpu_us).map(|(a, b)| a + b / 2.0);
+            let t = throughput(&b, kind, false, o.concurrency, o.per_worker, round).await?;
+            r += t.rps / 2.0;
+            rc = rc.zip(t.cpu_us).map(|(a, b)| a + b / 2.0);
+        }
+        tput.push((kind, h, r, hc, rc));
+    }
+
+    // 3. Round trips of the unavoidable init calls.
+    progress("SSM GetParameter and DynamoDB DescribeTable with fresh clients");
+    let rt = round_trips(&b.config, &b.param, &b.table, o.cold).await?;
+
+    // 4. Cold starts, interleaved function / floor.
+    let env = lambda_env(&b);
+    let breakdown = if o.probe.is_file() {
+        progress("init step by step (examples/init_probe in fresh processes)");
+        Some(init_breakdown(&o.probe, &env, o.cold)?)
+    } else {
+        None
+    };
+    let api_log = out_dir.join("customers-api.stderr.log");
+    let hello_log = out_dir.join("hello.stderr.log");
+    let _ = std::fs::remove_file(&api_log);
+    let _ = std::fs::remove_file(&hello_log);
+    let (mut api_init, mut api_first, mut hello_init, mut hello_first) =
+        (vec![], vec![], vec![], vec![]);
+    let (mut cmp_init, mut cmp_first) = (vec![], vec![]);
+    let cmp_log = out_dir.join("compare.stderr.log");
+    let _ = std::fs::remove_file(&cmp_log);
+    // 0 = the function, 1 = the floor, 2 = the --compare build; the order
+    // rotates so that none always runs right after another's exit.
+    let mut order: Vec<usize> = vec![0, 1];
+    if o.compare.is_some() {
+        order.push(2);
+    }
+    let mut cold_problems = Vec::new();
+    for i in 0..o.cold {
+        if i % 5 == 0 {
+            progress(&format!(
+                "cold starts {}..{} of {}",
+                i + 1,
+                (i + 5).min(o.cold),
+                o.cold
+            ));
+        }
+        let ev = event(Kind::PatchName, "cold-1", i);
+        order.rotate_left(1);
+        for &which in &order {
+            let (bin, log) = match (which, &o.compare) {
+                (0, _) => (&o.bin, &api_log),
+                (2, Some(other)) => (other, &cmp_log),
+                _ => (&o.hello, &hello_log),
+            };
+            let s = session(bin, &env, vec![ev.clone()], log).await?;
+            if let Some(p) = s.first_problem {
+                cold_problems.push(p);
+            }
+            let (init, first) = match which {
+                0 => (&mut api_init, &mut api_first),
+                2 => (&mut cmp_init, &mut cmp_first),
+                _ => (&mut hello_init, &mut hello_first),
+            };
+            init.push(ns(s.init));
+            first.push(ns(s.first));
+        }
+    }
+
+    // 5. 1000 invocations through the Runtime API: warm latency end to end
+    // and peak RSS.
+    progress(&format!(
+        "{} invocations through the Runtime API (customers-api, then hello)",
+        o.invocations
+    ));
+    let mixed: Vec<String> = (0..o.invocations)
+        .map(|i| event(Kind::ALL[i % 4], "rt-1", i / 4))
+        .collect();
+    let api_s = session(&o.bin, &env, mixed.clone(), &api_log).await?;
+    let hello_s = session(&o.hello, &env, mixed, &hello_log).await?;
+
+    report::print(
+        &o,
+        &b,
+        Results {
+            started,
+            warm,
+            writes_ok,
+            cpu,
+            tput,
+            rt,
+            breakdown,
+            api_init,
+            api_first,
+            hello_init,
+            hello_first,
+            cmp_init,
+            cmp_first,
+            cold_problems,
+            api_s,
+            hello_s,
+        },
+    )?;
+
+    // Leave the shared stack clean.
+    let _ = b.admin.delete_table().table_name(&b.table).send().await;
+    let _ = aws_sdk_ssm::Client::new(&init::sdk_config(&b.config).await)
+        .delete_parameter()
+        .name(&b.param)
+        .send()
+        .await;
+    Ok(())
+}

@@ -1,0 +1,189 @@
+//! The baseline: the DynamoDB calls the service issues, written by hand with
+//! the SDK.
+
+use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
+use aws_sdk_dynamodb::types::{
+    AttributeValue, Delete, Put, ReturnValue, ReturnValuesOnConditionCheckFailure,
+    TransactWriteItem, Update,
+};
+
+use crate::Res;
+use crate::events::{Kind, city_of, email_of, name_of};
+
+/// The same DynamoDB operations the service issues, written by hand: what a
+/// function with no validation, no routing and no decoding would still pay.
+pub(crate) struct Raw {
+    pub(crate) ddb: aws_sdk_dynamodb::Client,
+    pub(crate) table: String,
+}
+
+pub(crate) fn s(v: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(v.into())
+}
+
+fn now() -> String {
+    chrono::Utc::now()
+        .format("%Y-%m-%dT%H:%M:%S%.6fZ")
+        .to_string()
+}
+
+impl Raw {
+    pub(crate) async fn run(&self, kind: Kind, id: &str, i: usize) -> Res<()> {
+        match kind {
+            Kind::Get => self.get(id).await,
+            Kind::PatchName => {
+                self.update(
+                    id,
+                    "SET #n = :v, #u = :now, #ver = #ver + :one",
+                    "attribute_exists(#pk) AND (#n <> :v)",
+                    &[("#n", "name")],
+                    s(name_of(i)),
+                )
+                .await
+            }
+            Kind::PatchAddress => {
+                self.update(
+                    id,
+                    "SET #a.#c = :v, #u = :now, #ver = #ver + :one",
+                    "attribute_exists(#pk) AND attribute_type(#a, :m) AND (#a.#c <> :v)",
+                    &[("#a", "address"), ("#c", "city")],
+                    s(city_of(i)),
+                )
+                .await
+            }
+            Kind::PatchEmail => self.change_email(id, i).await,
+        }
+    }
+
+    async fn get(&self, id: &str) -> Res<()> {
+        let out = self
+            .ddb
+            .get_item()
+            .table_name(&self.table)
+            .key("pk", s(format!("customer#{id}")))
+            .consistent_read(true)
+            .send()
+            .await?;
+        out.item.ok_or("raw GetItem: no item")?;
+        Ok(())
+    }
+
+    async fn update(
+        &self,
+        id: &str,
+        update: &str,
+        condition: &str,
+        names: &[(&str, &str)],
+        value: AttributeValue,
+    ) -> Res<()> {
+        let mut req = self
+            .ddb
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(format!("customer#{id}")))
+            .update_expression(update)
+            .condition_expression(condition)
+            .expression_attribute_names("#pk", "pk")
+            .expression_attribute_names("#u", "updatedAt")
+            .expression_attribute_names("#ver", "version")
+            .expression_attribute_values(":v", value)
+            .expression_attribute_values(":now", s(now()))
+            .expression_attribute_values(":one", AttributeValue::N("1".into()))
+            .return_values(ReturnValue::AllNew)
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
+        for (k, v) in names {
+            req = req.expression_attribute_names(*k, *v);
+        }
+        if condition.contains(":m") {
+            req = req.expression_attribute_values(":m", s("M"));
+        }
+        req.send().await?;
+        Ok(())
+    }
+
+    /// What the service does for an email change: the single-call form is
+    /// refused (the stored email differs) and hands back the item, then one
+    /// transaction moves the sentinel and updates the customer.
+    async fn change_email(&self, id: &str, i: usize) -> Res<()> {
+        let email = email_of(id, i);
+        let pk = format!("customer#{id}");
+        let refused = self
+            .ddb
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(pk.clone()))
+            .update_expression("SET #e = :e, #u = :now, #ver = #ver + :one")
+            .condition_expression("attribute_exists(#pk) AND #en = :norm AND (#e <> :e)")
+            .expression_attribute_names("#pk", "pk")
+            .expression_attribute_names("#e", "email")
+            .expression_attribute_names("#en", "emailNorm")
+            .expression_attribute_names("#u", "updatedAt")
+            .expression_attribute_names("#ver", "version")
+            .expression_attribute_values(":e", s(email.clone()))
+            .expression_attribute_values(":norm", s(email.clone()))
+            .expression_attribute_values(":now", s(now()))
+            .expression_attribute_values(":one", AttributeValue::N("1".into()))
+            .return_values(ReturnValue::AllNew)
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .send()
+            .await;
+        let old = match refused {
+            Ok(_) => return Err("raw email change: the condition unexpectedly held".into()),
+            Err(e) => match e.into_service_error() {
+                UpdateItemError::ConditionalCheckFailedException(c) => {
+                    c.item.ok_or("raw email change: item gone")?
+                }
+                other => return Err(other.into()),
+            },
+        };
+        let version: u64 = match old.get("version") {
+            Some(AttributeValue::N(n)) => n.parse()?,
+            _ => return Err("raw email change: no version".into()),
+        };
+        let old_norm = match old.get("emailNorm") {
+            Some(AttributeValue::S(n)) => n.clone(),
+            _ => return Err("raw email change: no emailNorm".into()),
+        };
+        let put = Put::builder()
+            .table_name(&self.table)
+            .item("pk", s(format!("email#{email}")))
+            .item("kind", s("email"))
+            .item("owner", s(id))
+            .condition_expression("attribute_not_exists(#pk)")
+            .expression_attribute_names("#pk", "pk")
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .build()?;
+        let del = Delete::builder()
+            .table_name(&self.table)
+            .key("pk", s(format!("email#{old_norm}")))
+            .condition_expression("#o = :me")
+            .expression_attribute_names("#o", "owner")
+            .expression_attribute_values(":me", s(id))
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .build()?;
+        let up = Update::builder()
+            .table_name(&self.table)
+            .key("pk", s(pk))
+            .update_expression("SET #e = :e, #en = :norm, #u = :now, #ver = :next")
+            .condition_expression("#ver = :v")
+            .expression_attribute_names("#e", "email")
+            .expression_attribute_names("#en", "emailNorm")
+            .expression_attribute_names("#u", "updatedAt")
+            .expression_attribute_names("#ver", "version")
+            .expression_attribute_values(":e", s(email.clone()))
+            .expression_attribute_values(":norm", s(email))
+            .expression_attribute_values(":now", s(now()))
+            .expression_attribute_values(":next", AttributeValue::N((version + 1).to_string()))
+            .expression_attribute_values(":v", AttributeValue::N(version.to_string()))
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .build()?;
+        self.ddb
+            .transact_write_items()
+            .transact_items(TransactWriteItem::builder().put(put).build())
+            .transact_items(TransactWriteItem::builder().delete(del).build())
+            .transact_items(TransactWriteItem::builder().update(up).build())
+            .send()
+            .await?;
+        Ok(())
+    }
+}

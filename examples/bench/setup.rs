@@ -1,0 +1,173 @@
+//! The bench's own table and keys parameter on the local stack, the app built
+//! as src/bin/customers-api.rs builds it, and the customers it is measured on.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType,
+    ScalarAttributeType,
+};
+use aws_sdk_ssm::types::ParameterType;
+use customers_api::auth::sha256_hex;
+use customers_api::http::{App, RequestCtx, handle_with};
+use customers_api::startup::config::Config;
+use customers_api::startup::init;
+use serde_json::json;
+
+use crate::call_counter::Counter;
+use crate::events::{body_text, city_of, email_of, name_of, raw_event, request};
+use crate::raw::{Raw, s};
+use crate::{Res, WRITE_KEY};
+
+pub(crate) struct Bench {
+    pub(crate) app: Arc<App>,
+    pub(crate) raw: Arc<Raw>,
+    pub(crate) ddb_count: Counter,
+    pub(crate) ssm_count: Counter,
+    pub(crate) table: String,
+    pub(crate) param: String,
+    pub(crate) config: Config,
+    pub(crate) admin: aws_sdk_dynamodb::Client,
+}
+
+fn config_for(table: &str, param: &str) -> Res<Config> {
+    let env: HashMap<&str, &str> =
+        HashMap::from([("TABLE_NAME", table), ("API_KEYS_PARAMETER", param)]);
+    Ok(Config::from_lookup(|k| {
+        env.get(k).map(|v| (*v).to_owned())
+    })?)
+}
+
+fn keys_json() -> String {
+    json!({"keys": [
+        {"id": "bench_write", "sha256": sha256_hex("bench-write-key"), "scopes": ["customers:read", "customers:write"]},
+        {"id": "bench_read", "sha256": sha256_hex("bench-read-key"), "scopes": ["customers:read"]},
+    ]})
+    .to_string()
+}
+
+pub(crate) async fn setup() -> Res<Bench> {
+    for v in ["AWS_ENDPOINT_URL_DYNAMODB", "AWS_ENDPOINT_URL_SSM"] {
+        if std::env::var(v).map(|s| s.is_empty()).unwrap_or(true) {
+            return Err(format!(
+                "{v} is not set: run `make bench`, or load a stack env file (scripts/stack.sh)"
+            )
+            .into());
+        }
+    }
+    let tag = uuid::Uuid::new_v4().simple().to_string();
+    let table = format!("bench-{}", &tag[..12]);
+    let param = format!("/bench-{}/api-keys", &tag[..12]);
+    let config = config_for(&table, &param)?;
+    let sdk = init::sdk_config(&config).await;
+    let admin = aws_sdk_dynamodb::Client::new(&sdk);
+    admin
+        .create_table()
+        .table_name(&table)
+        .attribute_definitions(
+            AttributeDefinition::builder()
+                .attribute_name("pk")
+                .attribute_type(ScalarAttributeType::S)
+                .build()?,
+        )
+        .key_schema(
+            KeySchemaElement::builder()
+                .attribute_name("pk")
+                .key_type(KeyType::Hash)
+                .build()?,
+        )
+        .billing_mode(BillingMode::PayPerRequest)
+        .send()
+        .await?;
+    aws_sdk_ssm::Client::new(&sdk)
+        .put_parameter()
+        .name(&param)
+        .value(keys_json())
+        .r#type(ParameterType::SecureString)
+        .overwrite(true)
+        .send()
+        .await?;
+
+    // The app exactly as src/bin/customers-api.rs assembles it, with a call counter on each
+    // client (it only increments an atomic).
+    let ddb_count = Counter::default();
+    let ssm_count = Counter::default();
+    let ddb = aws_sdk_dynamodb::Client::from_conf(
+        aws_sdk_dynamodb::config::Builder::from(&sdk)
+            .interceptor(ddb_count.clone())
+            .build(),
+    );
+    let ssm = aws_sdk_ssm::Client::from_conf(
+        aws_sdk_ssm::config::Builder::from(&sdk)
+            .interceptor(ssm_count.clone())
+            .build(),
+    );
+    let app = init::app(config.clone(), ddb.clone(), ssm);
+    init::warm(&app).await;
+    if ssm_count.ops() != 1 {
+        return Err("the keys were not fetched during init".into());
+    }
+    let raw = Raw {
+        ddb,
+        table: table.clone(),
+    };
+    Ok(Bench {
+        app: Arc::new(app),
+        raw: Arc::new(raw),
+        ddb_count,
+        ssm_count,
+        table,
+        param,
+        config,
+        admin,
+    })
+}
+
+/// Seeds a customer through the handler (POST), with an email, an address and
+/// a few other members so the item has a realistic size.
+pub(crate) async fn seed(app: &App, id: &str) -> Res<()> {
+    let body = json!({
+        "customerId": id,
+        "name": name_of(1),
+        "firstName": "Bench",
+        "lastName": "Mark",
+        "email": email_of(id, 1),
+        "phone": "+14155550100",
+        "address": {"line1": "742 Evergreen Terrace", "city": city_of(1), "postalCode": "49007", "country": "US"},
+        "tags": ["bench", "vip"],
+        "metadata": {"source": "bench", "tier": "gold"},
+        "marketingConsent": true
+    })
+    .to_string();
+    let ev = raw_event("POST", "/v1/customers", WRITE_KEY, Some(body), None);
+    let ctx = RequestCtx::new(format!("seed-{id}"));
+    let r = handle_with(app, request(&ev)?, &ctx).await;
+    if r.status() != 201 {
+        return Err(format!(
+            "seeding {id}: status {} {}",
+            r.status(),
+            body_text(r.body())
+        )
+        .into());
+    }
+    Ok(())
+}
+
+pub(crate) async fn version_of(
+    admin: &aws_sdk_dynamodb::Client,
+    table: &str,
+    id: &str,
+) -> Res<u64> {
+    let out = admin
+        .get_item()
+        .table_name(table)
+        .key("pk", s(format!("customer#{id}")))
+        .consistent_read(true)
+        .send()
+        .await?;
+    match out.item.as_ref().and_then(|i| i.get("version")) {
+        Some(AttributeValue::N(n)) => Ok(n.parse()?),
+        _ => Err(format!("{id}: no version").into()),
+    }
+}

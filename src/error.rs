@@ -36,6 +36,12 @@ pub enum ApiError {
     PreconditionFailed,
     #[error("This deployment requires an If-Match header on PATCH and DELETE.")]
     PreconditionRequired,
+    #[error("{0}")]
+    InvalidIdempotencyKey(&'static str),
+    #[error("This deployment requires an Idempotency-Key header on POST, PATCH and DELETE.")]
+    IdempotencyKeyRequired,
+    #[error("This Idempotency-Key was already used with a different request.")]
+    IdempotencyKeyReused,
     #[error("API keys cannot be checked right now.")]
     AuthUnavailable,
     #[error("The customer store is unavailable right now.")]
@@ -64,6 +70,9 @@ impl ApiError {
             Conflict => "conflict",
             PreconditionFailed => "precondition_failed",
             PreconditionRequired => "precondition_required",
+            InvalidIdempotencyKey(_) => "invalid_idempotency_key",
+            IdempotencyKeyRequired => "idempotency_key_required",
+            IdempotencyKeyReused => "idempotency_key_reused",
             AuthUnavailable => "auth_unavailable",
             ServiceUnavailable => "service_unavailable",
             Internal => "internal",

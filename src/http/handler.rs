@@ -8,19 +8,20 @@ use std::time::Instant;
 use lambda_http::http::header::{CONTENT_TYPE, ETAG, LOCATION};
 use lambda_http::http::{HeaderValue, StatusCode};
 use lambda_http::{Body, Request, RequestExt, Response};
-use serde_json::{Map, Value, json};
+use serde_json::{Map, Value};
 
 use crate::auth::Keys;
 use crate::customer::create;
 use crate::customer::patch::{self, PatchError};
 use crate::error::ApiError;
 use crate::http::body::{self, ACCEPT_PATCH, MAX_BODY_BYTES};
+use crate::http::idempotency;
 use crate::http::precondition::{self, IfMatch};
 use crate::http::router::{self, Action};
 use crate::startup::config::Config;
 use crate::store::customers::{self, Customers};
 use crate::store::dynamo::Calls;
-use crate::store::item::{self, Stored};
+use crate::store::idempotency::{Keyed, Reply, Written};
 
 pub struct App {
     pub config: Config,
@@ -140,24 +141,53 @@ async fn serve(
     prefix: &str,
     ctx: &RequestCtx,
 ) -> Result<Response<Body>, ApiError> {
-    app.keys.authorize(req.headers(), scope).await?;
+    let key_id = app.keys.authorize(req.headers(), scope).await?;
     let action = action?;
     let calls = &ctx.calls;
-    match action {
+    // Writes only: the header means nothing on GET (SPEC §11).
+    let idempotency_key = match action {
+        Action::Get(_) => None,
+        _ => idempotency::key(req.headers())?,
+    };
+    if idempotency_key.is_none()
+        && app.config.require_idempotency_key
+        && !matches!(action, Action::Get(_))
+    {
+        return Err(ApiError::IdempotencyKeyRequired);
+    }
+    // The record a keyed write carries, for the request as it was sent.
+    let keyed = |path: &str, mode, if_match: &IfMatch, body: Option<&Value>| {
+        idempotency_key.as_deref().map(|key| {
+            let now = chrono::Utc::now().timestamp();
+            let ttl = i64::try_from(app.config.idempotency_ttl.as_secs()).unwrap_or(i64::MAX);
+            Keyed {
+                id: idempotency::record_id(&key_id, key),
+                fingerprint: idempotency::fingerprint(req.method(), path, mode, if_match, body),
+                now,
+                expires_at: now.saturating_add(ttl),
+            }
+        })
+    };
+    let written = match action {
         Action::Get(id) => {
             let s = app.customers.get(calls, &id).await?;
-            Ok(customer_response(StatusCode::OK, &s))
+            Written::Fresh(Reply::customer(200, &s, None))
         }
         Action::Create => {
-            let doc = create_doc(req)?;
-            let s = app.customers.create(calls, doc).await?;
-            let _ = ctx.created.set(s.customer_id().to_owned());
-            let mut r = customer_response(StatusCode::CREATED, &s);
-            let location = format!("{prefix}/v1/customers/{}", s.customer_id());
-            if let Ok(v) = HeaderValue::from_str(&location) {
-                r.headers_mut().insert(LOCATION, v);
+            let (doc, body) = create_doc(req)?;
+            let id = doc
+                .get("customerId")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_owned();
+            let _ = ctx.created.set(id.clone());
+            let location = format!("{prefix}/v1/customers/{id}");
+            let k = keyed("/v1/customers", None, &IfMatch::None, Some(&body));
+            let record = k.as_ref().map(|k| (k, location.clone()));
+            match app.customers.create(calls, doc, record).await? {
+                Written::Fresh(s) => Written::Fresh(Reply::customer(201, &s, Some(location))),
+                Written::Replayed(r) => Written::Replayed(r),
             }
-            Ok(r)
         }
         Action::Patch(id) => {
             let if_match = required_if_match(app, req)?;
@@ -176,17 +206,38 @@ async fn serve(
                     PatchError::Empty => ApiError::EmptyPatch,
                     PatchError::Invalid(errs) => ApiError::Invalid(errs),
                 })?;
-            let s = app.customers.patch(calls, &id, &p, &if_match).await?;
-            Ok(customer_response(StatusCode::OK, &s))
+            let k = keyed(
+                &format!("/v1/customers/{id}"),
+                Some(mode),
+                &if_match,
+                Some(&value),
+            );
+            match app
+                .customers
+                .patch(calls, &id, &p, &if_match, k.as_ref())
+                .await?
+            {
+                Written::Fresh(s) => Written::Fresh(Reply::customer(200, &s, None)),
+                Written::Replayed(r) => Written::Replayed(r),
+            }
         }
         Action::Delete(id) => {
             let if_match = required_if_match(app, req)?;
-            app.customers.delete(calls, &id, &if_match).await?;
-            let mut r = Response::new(Body::Empty);
-            *r.status_mut() = StatusCode::NO_CONTENT;
-            Ok(r)
+            let k = keyed(&format!("/v1/customers/{id}"), None, &if_match, None);
+            match app
+                .customers
+                .delete(calls, &id, &if_match, k.as_ref())
+                .await?
+            {
+                Written::Fresh(()) => Written::Fresh(Reply::no_content()),
+                Written::Replayed(r) => Written::Replayed(r),
+            }
         }
-    }
+    };
+    Ok(match written {
+        Written::Fresh(r) => reply_response(r, false),
+        Written::Replayed(r) => reply_response(r, true),
+    })
 }
 
 fn required_if_match(app: &App, req: &Request) -> Result<IfMatch, ApiError> {
@@ -198,30 +249,44 @@ fn required_if_match(app: &App, req: &Request) -> Result<IfMatch, ApiError> {
 }
 
 /// POST body: `customerId` plus any writable member; `null` means unset.
-fn create_doc(req: &Request) -> Result<Map<String, Value>, ApiError> {
+fn create_doc(req: &Request) -> Result<(Map<String, Value>, Value), ApiError> {
     let bytes = read_body(req)?;
     if !body::is_json(content_type(req, false)?) {
         return Err(unsupported(false));
     }
     let value = body::parse_json(bytes).map_err(ApiError::InvalidJson)?;
-    let Value::Object(map) = value else {
+    let Value::Object(map) = &value else {
         return Err(ApiError::InvalidJson(
             "The body must be a JSON object.".into(),
         ));
     };
     let id = uuid::Uuid::new_v4().to_string();
-    create::new_customer(&map, id, &customers::now(), &customers::today())
-        .map_err(ApiError::Invalid)
+    let doc = create::new_customer(map, id, &customers::now(), &customers::today())
+        .map_err(ApiError::Invalid)?;
+    Ok((doc, value))
 }
 
-fn customer_response(status: StatusCode, s: &Stored) -> Response<Body> {
-    let body = json!({ "data": item::view(&s.doc) });
-    let mut r = Response::new(Body::Text(body.to_string()));
-    *r.status_mut() = status;
+/// The response a reply stands for; a replay says so in
+/// `Idempotent-Replayed` and is otherwise the first answer, byte for byte.
+fn reply_response(reply: Reply, replayed: bool) -> Response<Body> {
+    let mut r = match reply.body {
+        Some(text) => {
+            let mut r = Response::new(Body::Text(text));
+            r.headers_mut()
+                .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+            r
+        }
+        None => Response::new(Body::Empty),
+    };
+    *r.status_mut() = StatusCode::from_u16(reply.status).unwrap_or(StatusCode::OK);
     let h = r.headers_mut();
-    h.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-    if let Ok(v) = HeaderValue::from_str(&precondition::etag(s.version)) {
-        h.insert(ETAG, v);
+    for (name, value) in [(ETAG, reply.etag), (LOCATION, reply.location)] {
+        if let Some(v) = value.and_then(|v| HeaderValue::from_str(&v).ok()) {
+            h.insert(name, v);
+        }
+    }
+    if replayed {
+        h.insert(idempotency::REPLAYED, HeaderValue::from_static("true"));
     }
     r
 }

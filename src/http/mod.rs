@@ -4,6 +4,7 @@
 
 pub mod body;
 pub mod handler;
+pub mod idempotency;
 pub mod precondition;
 pub mod problem;
 pub mod router;

@@ -4,11 +4,7 @@
 use lambda_http::http::HeaderMap;
 use lambda_http::http::header::IF_MATCH;
 
-pub use crate::store::precondition::IfMatch;
-
-pub fn etag(version: u64) -> String {
-    format!("\"{version}\"")
-}
+pub use crate::store::precondition::{IfMatch, etag};
 
 pub fn parse(headers: &HeaderMap) -> IfMatch {
     let values: Vec<&str> = headers

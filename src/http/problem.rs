@@ -16,7 +16,12 @@ impl ApiError {
     pub fn status(&self) -> StatusCode {
         use ApiError::*;
         match self {
-            InvalidJson(_) | EmptyPatch | Invalid(_) => StatusCode::BAD_REQUEST,
+            InvalidJson(_)
+            | EmptyPatch
+            | Invalid(_)
+            | InvalidIdempotencyKey(_)
+            | IdempotencyKeyRequired => StatusCode::BAD_REQUEST,
+            IdempotencyKeyReused => StatusCode::UNPROCESSABLE_ENTITY,
             PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             UnsupportedMediaType { .. } => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Unauthorized(_) => StatusCode::UNAUTHORIZED,

@@ -14,6 +14,9 @@ pub struct Config {
     pub keys_max_stale: Duration,
     pub strategies: Strategies,
     pub require_if_match: bool,
+    /// How long an idempotency record answers for its key (SPEC §11).
+    pub idempotency_ttl: Duration,
+    pub require_idempotency_key: bool,
     /// Each try of an SDK call (connect included).
     pub attempt_timeout: Duration,
     /// A whole SDK call, retries included.
@@ -63,6 +66,20 @@ fn number(
     }
 }
 
+/// `true`/`1` or `false`/`0`/unset, in any case.
+fn boolean(get: &impl Fn(&str) -> Option<String>, var: &'static str) -> Result<bool, ConfigError> {
+    match get(var)
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase()
+        .as_str()
+    {
+        "" | "false" | "0" => Ok(false),
+        "true" | "1" => Ok(true),
+        other => Err(err(var, format!("must be true or false, got `{other}`"))),
+    }
+}
+
 impl Config {
     pub fn from_env() -> Result<Config, ConfigError> {
         Config::from_lookup(|k| std::env::var(k).ok())
@@ -81,21 +98,9 @@ impl Config {
         }
         let strategies = Strategies::parse(&get("PATCH_STRATEGY").unwrap_or_default())
             .map_err(|e| err("PATCH_STRATEGY", e))?;
-        let require_if_match = match get("REQUIRE_IF_MATCH")
-            .unwrap_or_default()
-            .trim()
-            .to_ascii_lowercase()
-            .as_str()
-        {
-            "" | "false" | "0" => false,
-            "true" | "1" => true,
-            other => {
-                return Err(err(
-                    "REQUIRE_IF_MATCH",
-                    format!("must be true or false, got `{other}`"),
-                ));
-            }
-        };
+        let require_if_match = boolean(&get, "REQUIRE_IF_MATCH")?;
+        let idempotency_ttl = number(&get, "IDEMPOTENCY_TTL_SECONDS", 86_400, 60, 604_800)?;
+        let require_idempotency_key = boolean(&get, "REQUIRE_IDEMPOTENCY_KEY")?;
         let attempt_ms = number(&get, "SDK_ATTEMPT_TIMEOUT_MS", 1_000, 50, 60_000)?;
         let operation_ms = number(&get, "SDK_OPERATION_TIMEOUT_MS", 3_000, 50, 120_000)?;
         if operation_ms < attempt_ms {
@@ -111,6 +116,8 @@ impl Config {
             keys_max_stale: Duration::from_secs(max_stale),
             strategies,
             require_if_match,
+            idempotency_ttl: Duration::from_secs(idempotency_ttl),
+            require_idempotency_key,
             attempt_timeout: Duration::from_millis(attempt_ms),
             operation_timeout: Duration::from_millis(operation_ms),
         })
@@ -139,6 +146,8 @@ mod tests {
         assert_eq!(c.keys_ttl, Duration::from_secs(60));
         assert_eq!(c.keys_max_stale, Duration::from_secs(300));
         assert!(!c.require_if_match);
+        assert_eq!(c.idempotency_ttl, Duration::from_secs(86_400));
+        assert!(!c.require_idempotency_key);
         assert_eq!(c.strategies, Strategies::default());
     }
 
@@ -158,6 +167,23 @@ mod tests {
         assert_eq!(
             cfg(&[("API_KEYS_TTL_SECONDS", "600")]).unwrap_err().var,
             "API_KEYS_MAX_STALE_SECONDS"
+        );
+        for bad in ["59", "604801", "a day"] {
+            assert_eq!(
+                cfg(&[("IDEMPOTENCY_TTL_SECONDS", bad)]).unwrap_err().var,
+                "IDEMPOTENCY_TTL_SECONDS"
+            );
+        }
+        assert_eq!(
+            cfg(&[("REQUIRE_IDEMPOTENCY_KEY", "always")])
+                .unwrap_err()
+                .var,
+            "REQUIRE_IDEMPOTENCY_KEY"
+        );
+        assert!(
+            cfg(&[("REQUIRE_IDEMPOTENCY_KEY", "TRUE")])
+                .unwrap()
+                .require_idempotency_key
         );
         let missing = Config::from_lookup(|_| None).unwrap_err();
         assert_eq!(missing.var, "TABLE_NAME");

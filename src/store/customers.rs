@@ -11,6 +11,7 @@ use crate::customer::validate::{self, Ctx};
 use crate::error::ApiError;
 use crate::store::dynamo::{Calls, Removal, Role, Store, StoreError, TxOutcome, Write};
 use crate::store::expr::{self, EmailGuard, Expect};
+use crate::store::idempotency::{Keyed, Record, Reply, Written, replay};
 use crate::store::item::{self, Stored};
 use crate::store::precondition::IfMatch;
 
@@ -93,8 +94,14 @@ impl Customers {
         self.store.get(calls, id).await?.ok_or(ApiError::NotFound)
     }
 
-    /// POST: one conditional put, or one transaction with the sentinel.
-    pub async fn create(&self, calls: &Calls, doc: Map<String, Value>) -> Result<Stored, ApiError> {
+    /// POST: one conditional put, or one transaction with the sentinel and,
+    /// when keyed, the idempotency record (whose reply is known up front).
+    pub async fn create(
+        &self,
+        calls: &Calls,
+        doc: Map<String, Value>,
+        keyed: Option<(&Keyed, String)>,
+    ) -> Result<Written<Stored>, ApiError> {
         let email_norm = item::email_norm_of(&doc);
         let stored = Stored {
             doc,
@@ -102,22 +109,29 @@ impl Customers {
             email_norm,
         };
         let id = stored.customer_id().to_owned();
+        let record = keyed.map(|(k, location)| (k, Reply::customer(201, &stored, Some(location))));
         let mut last = Retry::Conflict;
         for attempt in 0..MAX_ATTEMPTS {
-            let outcome = match &stored.email_norm {
-                None => self.store.put_new(calls, &stored).await?,
-                Some(norm) => {
-                    let items = vec![
-                        self.store.put_if_absent(item::item_from_stored(&stored))?,
-                        self.store.put_if_absent(item::sentinel(norm, &id))?,
-                    ];
-                    self.store
-                        .transact(calls, items, &[Role::NewCustomer, Role::NewSentinel])
-                        .await?
+            let outcome = match (&stored.email_norm, &record) {
+                (None, None) => self.store.put_new(calls, &stored).await?,
+                (norm, record) => {
+                    let mut items =
+                        vec![self.store.put_if_absent(item::item_from_stored(&stored))?];
+                    let mut roles = vec![Role::NewCustomer];
+                    if let Some(norm) = norm {
+                        items.push(self.store.put_if_absent(item::sentinel(norm, &id))?);
+                        roles.push(Role::NewSentinel);
+                    }
+                    if let Some((k, reply)) = record {
+                        items.push(self.store.put_record(k, reply)?);
+                        roles.push(Role::Record);
+                    }
+                    self.store.transact(calls, items, &roles).await?
                 }
             };
             match outcome {
-                TxOutcome::Done => return Ok(stored),
+                TxOutcome::Done => return Ok(Written::Fresh(stored)),
+                TxOutcome::Replay(r) => return replayed(record.as_ref().map(|(k, _)| *k), r),
                 TxOutcome::CustomerExists => return Err(ApiError::CustomerExists),
                 TxOutcome::EmailTaken => return Err(ApiError::EmailTaken),
                 TxOutcome::Conflict => last = Retry::Conflict,
@@ -134,13 +148,20 @@ impl Customers {
     /// PATCH. The common case is one `UpdateItem` whose condition encodes
     /// every assumption it makes; when one does not hold, DynamoDB hands back
     /// the item and the general path decides with the item in hand.
+    ///
+    /// A keyed PATCH must record its reply in the write that commits it, and
+    /// the reply is the customer after the change, which depends on the
+    /// customer before it; so it reads first (the record and the customer in
+    /// one call: a live record replays at once, before `If-Match`), then
+    /// takes the general path with the record in its transaction.
     pub async fn patch(
         &self,
         calls: &Calls,
         id: &str,
         p: &Patch,
         if_match: &IfMatch,
-    ) -> Result<Stored, ApiError> {
+        keyed: Option<&Keyed>,
+    ) -> Result<Written<Stored>, ApiError> {
         let ops = patch::ops(p);
         let email = match p.member("email") {
             None | Some(Change::Merge(_)) => EmailGuard::Untouched,
@@ -152,13 +173,19 @@ impl Customers {
         let expect = if_match.expect();
         let mut last = Retry::Conflict;
         for attempt in 0..MAX_ATTEMPTS {
-            let old = if ops.ops.is_empty() {
+            let old = if let Some(k) = keyed {
+                let (record, cur) = self.store.get_with_record(calls, id, &k.id).await?;
+                if let Some(r) = record.filter(|r| r.live(k.now)) {
+                    return replay(k, r);
+                }
+                cur.ok_or(ApiError::NotFound)?
+            } else if ops.ops.is_empty() {
                 // Nothing to write: only the current state decides the answer.
                 self.store.get(calls, id).await?.ok_or(ApiError::NotFound)?
             } else {
                 let e = expr::fast_update(&ops, &expect, &email, &now());
                 match self.store.update(calls, id, e).await? {
-                    Write::Done(new) => return Ok(new),
+                    Write::Done(new) => return Ok(Written::Fresh(new)),
                     Write::Gone => return Err(ApiError::NotFound),
                     Write::Refused(cur) => cur,
                     Write::Conflict => {
@@ -174,15 +201,17 @@ impl Customers {
             let mut doc = old.doc.clone();
             patch::apply(&mut doc, p);
             if doc == old.doc {
-                return Ok(old);
+                // A no-op commits nothing, so it records nothing either.
+                return Ok(Written::Fresh(old));
             }
             let errs = validate::customer(&doc, &today());
             if !errs.is_empty() {
                 return Err(ApiError::Invalid(errs));
             }
-            let outcome = self.write(calls, &old, doc).await?;
+            let outcome = self.write(calls, &old, doc, keyed).await?;
             match outcome {
-                Outcome::Done(new) => return Ok(new),
+                Outcome::Done(new) => return Ok(Written::Fresh(new)),
+                Outcome::Tx(TxOutcome::Replay(r)) => return replayed(keyed, r),
                 Outcome::Tx(TxOutcome::Gone) => return Err(ApiError::NotFound),
                 Outcome::Tx(TxOutcome::EmailTaken) => return Err(ApiError::EmailTaken),
                 Outcome::Tx(TxOutcome::SentinelBroken) => return Err(sentinel_broken(id)),
@@ -208,18 +237,19 @@ impl Customers {
     }
 
     /// Writes `doc` over `old`, conditioned on `old`'s version: a plain update
-    /// when the normalized email stays, else a transaction that moves the
-    /// sentinel with it.
+    /// when the normalized email stays and no record is due, else a
+    /// transaction that moves the sentinel with it and carries the record.
     async fn write(
         &self,
         calls: &Calls,
         old: &Stored,
         mut doc: Map<String, Value>,
+        keyed: Option<&Keyed>,
     ) -> Result<Outcome, StoreError> {
         let id = old.customer_id().to_owned();
         let now = now();
         let new_norm = item::email_norm_of(&doc);
-        if new_norm == old.email_norm {
+        if new_norm == old.email_norm && keyed.is_none() {
             let e = expr::replace_members(&old.doc, &doc, None, old.version, &now);
             return Ok(match self.store.update(calls, &id, e).await? {
                 Write::Done(new) => Outcome::Done(new),
@@ -230,38 +260,52 @@ impl Customers {
         }
         let mut items = Vec::new();
         let mut roles = Vec::new();
-        if let Some(n) = &new_norm {
-            items.push(self.store.put_if_absent(item::sentinel(n, &id))?);
-            roles.push(Role::NewSentinel);
+        let moved = new_norm != old.email_norm;
+        if moved {
+            if let Some(n) = &new_norm {
+                items.push(self.store.put_if_absent(item::sentinel(n, &id))?);
+                roles.push(Role::NewSentinel);
+            }
+            if let Some(o) = &old.email_norm {
+                items.push(self.store.delete_sentinel(o, &id)?);
+                roles.push(Role::OldSentinel);
+            }
         }
-        if let Some(o) = &old.email_norm {
-            items.push(self.store.delete_sentinel(o, &id)?);
-            roles.push(Role::OldSentinel);
-        }
-        let e = expr::replace_members(&old.doc, &doc, Some(new_norm.as_deref()), old.version, &now);
+        let norm = moved.then_some(new_norm.as_deref());
+        let e = expr::replace_members(&old.doc, &doc, norm, old.version, &now);
         items.push(self.store.update_customer(&id, e)?);
         roles.push(Role::Customer);
+        doc.insert("updatedAt".into(), Value::String(now));
+        let new = Stored {
+            doc,
+            version: old.version + 1,
+            email_norm: new_norm,
+        };
+        if let Some(k) = keyed {
+            items.push(
+                self.store
+                    .put_record(k, &Reply::customer(200, &new, None))?,
+            );
+            roles.push(Role::Record);
+        }
         match self.store.transact(calls, items, &roles).await? {
-            TxOutcome::Done => {
-                doc.insert("updatedAt".into(), Value::String(now));
-                Ok(Outcome::Done(Stored {
-                    doc,
-                    version: old.version + 1,
-                    email_norm: new_norm,
-                }))
-            }
+            TxOutcome::Done => Ok(Outcome::Done(new)),
             other => Ok(Outcome::Tx(other)),
         }
     }
 
     /// DELETE: one conditional delete when the customer holds no email, else
-    /// a transaction that releases the sentinel with it.
+    /// a transaction that releases the sentinel with it. A keyed DELETE puts
+    /// its record (a 204, known up front) in the same write, so it too costs
+    /// one call without an email and two with one.
     pub async fn delete(
         &self,
         calls: &Calls,
         id: &str,
         if_match: &IfMatch,
-    ) -> Result<(), ApiError> {
+        keyed: Option<&Keyed>,
+    ) -> Result<Written<()>, ApiError> {
+        let record = keyed.map(|k| (k, Reply::no_content()));
         let mut known: Option<Stored> = None;
         let mut last = Retry::Conflict;
         for attempt in 0..MAX_ATTEMPTS {
@@ -269,15 +313,24 @@ impl Customers {
                 Some(s) => s,
                 None => {
                     let e = expr::delete_condition(&if_match.expect(), true);
-                    match self.store.delete(calls, id, e).await? {
-                        Removal::Deleted => return Ok(()),
-                        Removal::Gone => return Err(ApiError::NotFound),
-                        Removal::Refused(cur) => cur,
-                        Removal::Conflict => {
+                    match self.remove(calls, id, e, None, record.as_ref()).await? {
+                        TxOutcome::Done => return Ok(Written::Fresh(())),
+                        TxOutcome::Replay(r) => return replayed(keyed, r),
+                        TxOutcome::Gone => return Err(ApiError::NotFound),
+                        TxOutcome::Changed(cur) => cur,
+                        TxOutcome::Throttled => {
+                            last = Retry::Throttled;
+                            backoff(attempt).await;
+                            continue;
+                        }
+                        TxOutcome::Conflict => {
                             last = Retry::Conflict;
                             backoff(attempt).await;
                             continue;
                         }
+                        TxOutcome::EmailTaken
+                        | TxOutcome::CustomerExists
+                        | TxOutcome::SentinelBroken => return Err(ApiError::Internal),
                     }
                 }
             };
@@ -285,25 +338,13 @@ impl Customers {
                 return Err(ApiError::PreconditionFailed);
             }
             let at_version = expr::delete_condition(&Expect::OneOf(vec![old.version]), false);
-            let outcome = match &old.email_norm {
-                None => match self.store.delete(calls, id, at_version).await? {
-                    Removal::Deleted => TxOutcome::Done,
-                    Removal::Gone => TxOutcome::Gone,
-                    Removal::Refused(cur) => TxOutcome::Changed(cur),
-                    Removal::Conflict => TxOutcome::Conflict,
-                },
-                Some(norm) => {
-                    let items = vec![
-                        self.store.delete_customer(id, at_version)?,
-                        self.store.delete_sentinel(norm, id)?,
-                    ];
-                    self.store
-                        .transact(calls, items, &[Role::Customer, Role::OldSentinel])
-                        .await?
-                }
-            };
-            match outcome {
-                TxOutcome::Done => return Ok(()),
+            let sentinel = old.email_norm.as_deref();
+            match self
+                .remove(calls, id, at_version, sentinel, record.as_ref())
+                .await?
+            {
+                TxOutcome::Done => return Ok(Written::Fresh(())),
+                TxOutcome::Replay(r) => return replayed(keyed, r),
                 TxOutcome::Gone => return Err(ApiError::NotFound),
                 TxOutcome::SentinelBroken => return Err(sentinel_broken(id)),
                 TxOutcome::Changed(cur) => {
@@ -322,6 +363,46 @@ impl Customers {
             backoff(attempt).await;
         }
         Err(last.into_error())
+    }
+
+    /// Deletes the customer under `condition`: a plain `DeleteItem` when
+    /// nothing else must change with it, else one transaction that also
+    /// releases the email's sentinel and puts the record.
+    async fn remove(
+        &self,
+        calls: &Calls,
+        id: &str,
+        condition: expr::Expression,
+        sentinel: Option<&str>,
+        record: Option<&(&Keyed, Reply)>,
+    ) -> Result<TxOutcome, StoreError> {
+        if sentinel.is_none() && record.is_none() {
+            return Ok(match self.store.delete(calls, id, condition).await? {
+                Removal::Deleted => TxOutcome::Done,
+                Removal::Gone => TxOutcome::Gone,
+                Removal::Refused(cur) => TxOutcome::Changed(cur),
+                Removal::Conflict => TxOutcome::Conflict,
+            });
+        }
+        let mut items = vec![self.store.delete_customer(id, condition)?];
+        let mut roles = vec![Role::Customer];
+        if let Some(norm) = sentinel {
+            items.push(self.store.delete_sentinel(norm, id)?);
+            roles.push(Role::OldSentinel);
+        }
+        if let Some((k, reply)) = record {
+            items.push(self.store.put_record(k, reply)?);
+            roles.push(Role::Record);
+        }
+        self.store.transact(calls, items, &roles).await
+    }
+}
+
+/// A record handed back by a failed condition: only keyed writes put one.
+fn replayed<T>(keyed: Option<&Keyed>, r: Record) -> Result<Written<T>, ApiError> {
+    match keyed {
+        Some(k) => replay(k, r),
+        None => Err(ApiError::Internal),
     }
 }
 

@@ -3,6 +3,7 @@
 //! never confused with an outage.
 
 use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
@@ -11,11 +12,12 @@ use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{
-    AttributeValue, CancellationReason, Delete, Put, ReturnValue,
+    AttributeValue, CancellationReason, Delete, KeysAndAttributes, Put, ReturnValue,
     ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update,
 };
 
 use crate::store::expr::Expression;
+use crate::store::idempotency::{Keyed, Record, Reply};
 use crate::store::item::{self, Item, Stored, attr};
 
 /// DynamoDB operations made while serving one request.
@@ -44,6 +46,9 @@ pub enum StoreError {
     #[error("DynamoDB error ({0})")]
     Internal(String),
 }
+
+/// `BatchGetItem` calls for one read before unprocessed keys become a 503.
+const MAX_BATCH_ATTEMPTS: u32 = 4;
 
 const THROTTLE_CODES: &[&str] = &[
     "ThrottlingException",
@@ -109,11 +114,15 @@ pub enum Role {
     Customer,
     NewSentinel,
     OldSentinel,
+    /// The idempotency record of a keyed write.
+    Record,
 }
 
 #[derive(Debug)]
 pub enum TxOutcome {
     Done,
+    /// The keyed write's record already exists and is live: this is it.
+    Replay(Record),
     CustomerExists,
     Gone,
     Changed(Stored),
@@ -125,8 +134,10 @@ pub enum TxOutcome {
     Throttled,
 }
 
-/// Reads cancellation reasons in `TransactItems` order. The customer's own
-/// condition is looked at first: if it moved, every other verdict is stale.
+/// Reads cancellation reasons in `TransactItems` order. A live idempotency
+/// record wins over everything: the request it names already happened, so
+/// nothing else about the item matters. Then the customer's own condition:
+/// if it moved, every other verdict is stale.
 pub fn tx_outcome(reasons: &[CancellationReason], roles: &[Role]) -> Result<TxOutcome, StoreError> {
     let code = |i: usize| reasons.get(i).and_then(|r| r.code()).unwrap_or("None");
     let failed = |role: Role| {
@@ -135,6 +146,17 @@ pub fn tx_outcome(reasons: &[CancellationReason], roles: &[Role]) -> Result<TxOu
             .position(|r| *r == role)
             .filter(|i| code(*i) == "ConditionalCheckFailed")
     };
+    if let Some(i) = failed(Role::Record) {
+        let item = reasons.get(i).and_then(|r| r.item());
+        return match item {
+            Some(item) => item::record_from_item(item)
+                .map(TxOutcome::Replay)
+                .map_err(|e| StoreError::Internal(e.to_string())),
+            None => Err(StoreError::Internal(
+                "idempotency record condition failed without the record".into(),
+            )),
+        };
+    }
     if let Some(i) = failed(Role::Customer) {
         return match reasons.get(i).and_then(|r| r.item()) {
             None => Ok(TxOutcome::Gone),
@@ -343,6 +365,79 @@ impl Store {
 
     pub fn put_if_absent(&self, item: Item) -> Result<TransactWriteItem, StoreError> {
         self.tx_put(item, "attribute_not_exists(#pk)")
+    }
+
+    /// The record of a keyed write, put only if no live record holds its id;
+    /// a failed condition hands the live record back.
+    pub fn put_record(&self, k: &Keyed, reply: &Reply) -> Result<TransactWriteItem, StoreError> {
+        let put = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(item::record_item(k, reply)))
+            .condition_expression("attribute_not_exists(#pk) OR #exp < :now")
+            .expression_attribute_names("#pk", attr::PK)
+            .expression_attribute_names("#exp", attr::EXPIRES_AT)
+            .expression_attribute_values(":now", AttributeValue::N(k.now.to_string()))
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .build()
+            .map_err(|e| StoreError::Internal(e.to_string()))?;
+        Ok(TransactWriteItem::builder().put(put).build())
+    }
+
+    /// The customer and the record of `record_id`, strongly consistent, in
+    /// one `BatchGetItem` (plus one per retry of unprocessed keys).
+    pub async fn get_with_record(
+        &self,
+        calls: &Calls,
+        customer_id: &str,
+        record_id: &str,
+    ) -> Result<(Option<Record>, Option<Stored>), StoreError> {
+        let customer_pk = item::customer_key(customer_id);
+        let mut wanted = KeysAndAttributes::builder()
+            .keys(item::key(customer_pk.clone()))
+            .keys(item::key(item::idem_key(record_id)))
+            .consistent_read(true)
+            .build()
+            .map_err(|e| StoreError::Internal(e.to_string()))?;
+        let (mut record, mut customer) = (None, None);
+        for attempt in 0..MAX_BATCH_ATTEMPTS {
+            calls.add();
+            let out = self
+                .client
+                .batch_get_item()
+                .request_items(&self.table, wanted)
+                .send()
+                .await
+                .map_err(|e| classify(&e))?;
+            for found in out
+                .responses
+                .unwrap_or_default()
+                .remove(&self.table)
+                .unwrap_or_default()
+            {
+                match found.get(attr::PK) {
+                    Some(AttributeValue::S(pk)) if *pk == customer_pk => {
+                        customer = Some(decode(&found)?);
+                    }
+                    _ => {
+                        record = Some(
+                            item::record_from_item(&found)
+                                .map_err(|e| StoreError::Internal(e.to_string()))?,
+                        );
+                    }
+                }
+            }
+            match out.unprocessed_keys.and_then(|mut u| u.remove(&self.table)) {
+                Some(rest) if !rest.keys.is_empty() => {
+                    wanted = rest;
+                    tokio::time::sleep(Duration::from_millis(fastrand::u64(1..=10u64 << attempt)))
+                        .await;
+                }
+                _ => return Ok((record, customer)),
+            }
+        }
+        Err(StoreError::Unavailable(
+            "BatchGetItem left keys unprocessed".into(),
+        ))
     }
 
     /// Deletes the sentinel of `norm` if `owner` holds it.

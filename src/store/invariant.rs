@@ -8,7 +8,7 @@ use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::AttributeValue;
 
 use crate::customer::email;
-use crate::store::item::{CUSTOMER_KIND, EMAIL_KIND, attr};
+use crate::store::item::{CUSTOMER_KIND, EMAIL_KIND, IDEM_KIND, attr};
 
 fn s<'a>(item: &'a HashMap<String, AttributeValue>, k: &str) -> Option<&'a str> {
     match item.get(k) {
@@ -48,6 +48,7 @@ pub async fn violations(client: &Client, table: &str) -> Result<Vec<String>, Str
                     let norm = pk.strip_prefix("email#").unwrap_or_default().to_owned();
                     sentinels.insert(norm, s(item, attr::OWNER).unwrap_or_default().to_owned());
                 }
+                Some(IDEM_KIND) => {}
                 _ => return Err(format!("item of unknown kind: {pk}")),
             }
         }

@@ -5,6 +5,10 @@
 //!   names, plus `version` (N) and `emailNorm` (S, when it holds an email).
 //! - `email#<normalized email>`: the sentinel that reserves an email, with
 //!   `owner` = the holder's `customerId`.
+//! - `idem#<record id>`: an idempotency record (`store::idempotency`): the
+//!   request's `fingerprint`, the response's `status`, `body`, `etag` and
+//!   `location`, and `expiresAt` (epoch seconds, also the table's TTL
+//!   attribute).
 
 use std::collections::HashMap;
 
@@ -14,6 +18,7 @@ use serde_json::{Map, Value};
 use crate::customer::email;
 use crate::customer::fields::{self, Kind};
 use crate::customer::patch::prune;
+use crate::store::idempotency::{Keyed, Record, Reply};
 
 pub type Item = HashMap<String, AttributeValue>;
 
@@ -24,10 +29,18 @@ pub mod attr {
     pub const VERSION: &str = "version";
     pub const EMAIL_NORM: &str = "emailNorm";
     pub const OWNER: &str = "owner";
+    pub const FINGERPRINT: &str = "fingerprint";
+    pub const STATUS: &str = "status";
+    pub const BODY: &str = "body";
+    pub const ETAG: &str = "etag";
+    pub const LOCATION: &str = "location";
+    /// Epoch seconds; the table's TTL attribute.
+    pub const EXPIRES_AT: &str = "expiresAt";
 }
 
 pub const CUSTOMER_KIND: &str = "customer";
 pub const EMAIL_KIND: &str = "email";
+pub const IDEM_KIND: &str = "idem";
 
 pub fn customer_key(customer_id: &str) -> String {
     format!("customer#{customer_id}")
@@ -35,6 +48,10 @@ pub fn customer_key(customer_id: &str) -> String {
 
 pub fn email_key(norm: &str) -> String {
     format!("email#{norm}")
+}
+
+pub fn idem_key(record_id: &str) -> String {
+    format!("idem#{record_id}")
 }
 
 pub fn key(pk: String) -> Item {
@@ -133,6 +150,57 @@ pub fn sentinel(norm: &str, owner: &str) -> Item {
     ])
 }
 
+pub fn record_item(k: &Keyed, reply: &Reply) -> Item {
+    let mut item = HashMap::from([
+        (attr::PK.to_owned(), AttributeValue::S(idem_key(&k.id))),
+        (attr::KIND.to_owned(), AttributeValue::S(IDEM_KIND.into())),
+        (
+            attr::FINGERPRINT.to_owned(),
+            AttributeValue::S(k.fingerprint.clone()),
+        ),
+        (
+            attr::STATUS.to_owned(),
+            AttributeValue::N(reply.status.to_string()),
+        ),
+        (
+            attr::EXPIRES_AT.to_owned(),
+            AttributeValue::N(k.expires_at.to_string()),
+        ),
+    ]);
+    for (name, v) in [
+        (attr::BODY, &reply.body),
+        (attr::ETAG, &reply.etag),
+        (attr::LOCATION, &reply.location),
+    ] {
+        if let Some(v) = v {
+            item.insert(name.to_owned(), AttributeValue::S(v.clone()));
+        }
+    }
+    item
+}
+
+pub fn record_from_item(item: &Item) -> Result<Record, Malformed> {
+    let text = |name| match item.get(name) {
+        Some(AttributeValue::S(s)) => Some(s.clone()),
+        _ => None,
+    };
+    let number = |name: &'static str| match item.get(name) {
+        Some(AttributeValue::N(n)) => n.parse::<i64>().map_err(|_| Malformed(name)),
+        _ => Err(Malformed(name)),
+    };
+    let status = u16::try_from(number(attr::STATUS)?).map_err(|_| Malformed(attr::STATUS))?;
+    Ok(Record {
+        fingerprint: text(attr::FINGERPRINT).ok_or(Malformed(attr::FINGERPRINT))?,
+        reply: Reply {
+            status,
+            body: text(attr::BODY),
+            etag: text(attr::ETAG),
+            location: text(attr::LOCATION),
+        },
+        expires_at: number(attr::EXPIRES_AT)?,
+    })
+}
+
 /// The normalized email a document holds, if any.
 pub fn email_norm_of(doc: &Map<String, Value>) -> Option<String> {
     doc.get("email")
@@ -205,6 +273,30 @@ mod tests {
         let s = stored_from_item(&item).unwrap();
         assert!(!s.doc.contains_key("address"));
         assert_eq!(view(&s.doc)["address"], Value::Null);
+    }
+
+    #[test]
+    fn records_round_trip() {
+        let k = Keyed {
+            id: "abc".into(),
+            fingerprint: "fp".into(),
+            now: 10,
+            expires_at: 86_410,
+        };
+        let reply = Reply {
+            status: 201,
+            body: Some("{}".into()),
+            etag: Some("\"1\"".into()),
+            location: Some("/v1/customers/c".into()),
+        };
+        let item = record_item(&k, &reply);
+        assert_eq!(item.get("pk"), Some(&AttributeValue::S("idem#abc".into())));
+        let r = record_from_item(&item).unwrap();
+        assert_eq!(r.reply, reply);
+        assert_eq!((r.fingerprint.as_str(), r.expires_at), ("fp", 86_410));
+        let none = record_item(&k, &Reply::no_content());
+        assert_eq!(record_from_item(&none).unwrap().reply, Reply::no_content());
+        assert!(record_from_item(&key("idem#x".into())).is_err());
     }
 
     #[test]

@@ -6,6 +6,7 @@
 pub mod customers;
 pub mod dynamo;
 pub mod expr;
+pub mod idempotency;
 pub mod invariant;
 pub mod item;
 pub mod precondition;

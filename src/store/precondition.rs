@@ -4,6 +4,11 @@
 
 use crate::store::expr::Expect;
 
+/// The entity tag of a version, as `ETag` and `If-Match` carry it.
+pub fn etag(version: u64) -> String {
+    format!("\"{version}\"")
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum IfMatch {
     /// No header.

@@ -4,6 +4,8 @@
 //! by `lambda_http`, exactly as in Lambda.
 #![allow(dead_code)]
 
+pub mod lossy;
+
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -180,6 +182,8 @@ pub struct Resp {
     pub status: u16,
     pub headers: HeaderMap,
     pub body: Value,
+    /// The body exactly as sent, for byte-for-byte comparisons.
+    pub raw: String,
     pub calls: u32,
 }
 
@@ -282,10 +286,16 @@ impl TestApp {
         let ctx = RequestCtx::new(unique("req"));
         let r = handle_with(&self.app, req, &ctx).await;
         let (parts, body) = r.into_parts();
+        let raw = match &body {
+            Body::Text(t) => t.clone(),
+            Body::Binary(b) => String::from_utf8_lossy(b).into_owned(),
+            _ => String::new(),
+        };
         Resp {
             status: parts.status.as_u16(),
             headers: parts.headers,
             body: body_json(&body),
+            raw,
             calls: ctx.calls.get(),
         }
     }

@@ -83,6 +83,14 @@ def ensure_table(ddb, name: str) -> str:
     keys = ddb.describe_table(TableName=name)["Table"]["KeySchema"]
     if keys != [{"AttributeName": "pk", "KeyType": "HASH"}]:
         sys.exit(f"provision: table {name!r} exists with key schema {keys}, expected hash key 'pk' only")
+    # As template.yaml: idempotency records expire through `expiresAt`
+    # (DynamoDB Local keeps the setting but never deletes; the function checks
+    # expiry itself).
+    ttl = ddb.describe_time_to_live(TableName=name)["TimeToLiveDescription"]
+    if ttl.get("TimeToLiveStatus") != "ENABLED":
+        ddb.update_time_to_live(
+            TableName=name, TimeToLiveSpecification={"Enabled": True, "AttributeName": "expiresAt"}
+        )
     return state
 
 

@@ -229,7 +229,7 @@ shopt -s nullglob
 reports=("$dir"/report/*.ndjson)
 if ((${#reports[@]})); then
 	printf '\nschemathesis test cases per operation and phase (max %s per operation and phase):\n\n' "$max_examples"
-	"$VENV/bin/python" "$ROOT/scripts/schemathesis_summary.py" "${reports[0]}"
+	"$VENV/bin/python" "$ROOT/scripts/schemathesis_summary.py" "${reports[-1]}"
 fi
 if ((rc == 0)); then
 	log "schemathesis: no failures (run ${elapsed} s, whole step $((SECONDS - step_started)) s)"

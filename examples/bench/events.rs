@@ -11,6 +11,10 @@ pub(crate) enum Kind {
     PatchName,
     PatchAddress,
     PatchEmail,
+    /// `PatchName` with a fresh `Idempotency-Key` each time.
+    PatchKeyed,
+    /// The same keyed PATCH again: answered from its record.
+    Replay,
 }
 
 impl Kind {
@@ -21,12 +25,26 @@ impl Kind {
         Kind::PatchEmail,
     ];
 
+    /// The keyed rows (issue 13), on customers of their own, so the
+    /// versions of the others still say whether every PATCH wrote.
+    pub(crate) const KEYED: [Kind; 2] = [Kind::PatchKeyed, Kind::Replay];
+
+    /// The customers the handler and the raw calls work on.
+    pub(crate) fn ids(self) -> (&'static str, &'static str) {
+        match self {
+            Kind::PatchKeyed | Kind::Replay => ("bench-kh", "bench-kr"),
+            _ => ("bench-h", "bench-r"),
+        }
+    }
+
     pub(crate) fn label(self) -> &'static str {
         match self {
             Kind::Get => "GET",
             Kind::PatchName => "PATCH name",
             Kind::PatchAddress => "PATCH address.city (merge)",
             Kind::PatchEmail => "PATCH email (change)",
+            Kind::PatchKeyed => "PATCH name, Idempotency-Key",
+            Kind::Replay => "replay of a keyed PATCH",
         }
     }
 
@@ -36,13 +54,15 @@ impl Kind {
             Kind::PatchName => "patch_name",
             Kind::PatchAddress => "patch_address",
             Kind::PatchEmail => "patch_email",
+            Kind::PatchKeyed => "patch_keyed",
+            Kind::Replay => "replay",
         }
     }
 
     /// SPEC §8.
     pub(crate) fn expected_calls(self) -> u32 {
         match self {
-            Kind::PatchEmail => 2,
+            Kind::PatchEmail | Kind::PatchKeyed => 2,
             _ => 1,
         }
     }
@@ -52,6 +72,8 @@ impl Kind {
             Kind::Get => "GetItem",
             Kind::PatchName | Kind::PatchAddress => "UpdateItem",
             Kind::PatchEmail => "UpdateItem(refused, ALL_OLD) + TransactWriteItems(3)",
+            Kind::PatchKeyed => "BatchGetItem(2) + TransactWriteItems(2)",
+            Kind::Replay => "BatchGetItem(2)",
         }
     }
 }
@@ -82,10 +104,10 @@ pub(crate) fn event(kind: Kind, id: &str, i: usize) -> String {
     let path = format!("/v1/customers/{id}");
     let (method, auth, body) = match kind {
         Kind::Get => ("GET", READ_KEY, None),
-        Kind::PatchName => (
+        Kind::PatchName | Kind::PatchKeyed | Kind::Replay => (
             "PATCH",
             WRITE_KEY,
-            Some(json!({"name": name_of(i)}).to_string()),
+            Some(json!({"name": name_of(if kind == Kind::Replay { 0 } else { i })}).to_string()),
         ),
         Kind::PatchAddress => (
             "PATCH",
@@ -98,7 +120,18 @@ pub(crate) fn event(kind: Kind, id: &str, i: usize) -> String {
             Some(json!({"email": email_of(id, i)}).to_string()),
         ),
     };
-    raw_event(method, &path, auth, body, Some(id))
+    let ev = raw_event(method, &path, auth, body, Some(id));
+    match kind {
+        Kind::PatchKeyed => with_key(&ev, &format!("bench-key-{i}")),
+        Kind::Replay => with_key(&ev, "bench-key-replay"),
+        _ => ev,
+    }
+}
+
+fn with_key(ev: &str, key: &str) -> String {
+    let mut v: serde_json::Value = serde_json::from_str(ev).unwrap_or_default();
+    v["headers"]["idempotency-key"] = json!(key);
+    v.to_string()
 }
 
 pub(crate) fn raw_event(

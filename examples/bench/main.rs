@@ -170,6 +170,8 @@ async fn run() -> Res<()> {
     let mut ids = vec![
         "bench-h".to_owned(),
         "bench-r".to_owned(),
+        "bench-kh".to_owned(),
+        "bench-kr".to_owned(),
         "cold-1".to_owned(),
         "rt-1".to_owned(),
     ];
@@ -183,7 +185,7 @@ async fn run() -> Res<()> {
 
     // 1. Warm path.
     let mut warm = Vec::new();
-    for kind in Kind::ALL {
+    for kind in Kind::ALL.into_iter().chain(Kind::KEYED) {
         progress(&format!(
             "warm path: {} ({} + {} requests, handler and raw interleaved)",
             kind.label(),

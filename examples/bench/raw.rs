@@ -2,9 +2,11 @@
 //! the SDK.
 
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
+use std::collections::HashMap;
+
 use aws_sdk_dynamodb::types::{
-    AttributeValue, Delete, Put, ReturnValue, ReturnValuesOnConditionCheckFailure,
-    TransactWriteItem, Update,
+    AttributeValue, Delete, KeysAndAttributes, Put, ReturnValue,
+    ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update,
 };
 
 use crate::Res;
@@ -52,7 +54,88 @@ impl Raw {
                 .await
             }
             Kind::PatchEmail => self.change_email(id, i).await,
+            Kind::PatchKeyed => self.keyed_patch(id, i, &format!("idem#raw-{i}")).await,
+            // The first one writes the record, as the handler's first does.
+            Kind::Replay if i == 0 => self.keyed_patch(id, i, "idem#raw-replay").await,
+            Kind::Replay => self
+                .read_with_record(id, "idem#raw-replay")
+                .await
+                .map(|_| ()),
         }
+    }
+
+    /// The record and the customer in one consistent `BatchGetItem`; the
+    /// customer's version.
+    async fn read_with_record(&self, id: &str, record: &str) -> Res<u64> {
+        let keys = KeysAndAttributes::builder()
+            .keys(HashMap::from([(
+                "pk".to_owned(),
+                s(format!("customer#{id}")),
+            )]))
+            .keys(HashMap::from([("pk".to_owned(), s(record))]))
+            .consistent_read(true)
+            .build()?;
+        let out = self
+            .ddb
+            .batch_get_item()
+            .request_items(&self.table, keys)
+            .send()
+            .await?;
+        let items = out
+            .responses
+            .unwrap_or_default()
+            .remove(&self.table)
+            .unwrap_or_default();
+        let customer = items
+            .iter()
+            .find(|i| i.get("pk") == Some(&s(format!("customer#{id}"))))
+            .ok_or("raw BatchGetItem: no customer")?;
+        match customer.get("version") {
+            Some(AttributeValue::N(n)) => Ok(n.parse()?),
+            _ => Err("raw BatchGetItem: no version".into()),
+        }
+    }
+
+    /// A keyed PATCH: the read, then one transaction that puts a record of
+    /// the response's size and updates the customer at the version read.
+    async fn keyed_patch(&self, id: &str, i: usize, record: &str) -> Res<()> {
+        let version = self.read_with_record(id, record).await?;
+        let put = Put::builder()
+            .table_name(&self.table)
+            .item("pk", s(record))
+            .item("kind", s("idem"))
+            .item("fingerprint", s("0".repeat(64)))
+            .item("status", AttributeValue::N("200".into()))
+            .item("body", s("x".repeat(900)))
+            .item("etag", s(format!("\"{}\"", version + 1)))
+            .item("expiresAt", AttributeValue::N("4102444800".into()))
+            .condition_expression("attribute_not_exists(#pk) OR #exp < :now")
+            .expression_attribute_names("#pk", "pk")
+            .expression_attribute_names("#exp", "expiresAt")
+            .expression_attribute_values(":now", AttributeValue::N("1795442400".into()))
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .build()?;
+        let up = Update::builder()
+            .table_name(&self.table)
+            .key("pk", s(format!("customer#{id}")))
+            .update_expression("SET #n = :v, #u = :now, #ver = :next")
+            .condition_expression("#ver = :cur")
+            .expression_attribute_names("#n", "name")
+            .expression_attribute_names("#u", "updatedAt")
+            .expression_attribute_names("#ver", "version")
+            .expression_attribute_values(":v", s(name_of(i)))
+            .expression_attribute_values(":now", s(now()))
+            .expression_attribute_values(":next", AttributeValue::N((version + 1).to_string()))
+            .expression_attribute_values(":cur", AttributeValue::N(version.to_string()))
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .build()?;
+        self.ddb
+            .transact_write_items()
+            .transact_items(TransactWriteItem::builder().put(put).build())
+            .transact_items(TransactWriteItem::builder().update(up).build())
+            .send()
+            .await?;
+        Ok(())
     }
 
     async fn get(&self, id: &str) -> Res<()> {

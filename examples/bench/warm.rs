@@ -45,7 +45,7 @@ async fn handler_once(b: &Bench, ev: &str, rid: String) -> Res<(Duration, u32, u
 }
 
 pub(crate) async fn warm_path(b: &Bench, kind: Kind, warmup: usize, n: usize) -> Res<Warm> {
-    let (hid, rid) = ("bench-h", "bench-r");
+    let (hid, rid) = kind.ids();
     let mut h = Vec::with_capacity(n);
     let mut r = Vec::with_capacity(n);
     let (mut cmin, mut cmax) = (u32::MAX, 0);

@@ -758,3 +758,80 @@ async fn a_transaction_whose_answer_is_lost_leaves_one_consistent_state() {
     );
     assert!(t.violations().await.is_empty());
 }
+
+#[tokio::test]
+async fn keyed_writes_retry_conflicts_and_record_once() {
+    let wire = Wire::new();
+    // Two conflicts on every keyed transaction's first tries, then DynamoDB
+    // Local decides: the change and its record land together, once.
+    let rule = mock!(Client::transact_write_items)
+        .match_requests(armed(&wire))
+        .sequence()
+        .error(marked(&wire, || cancelled(2, "TransactionConflict")))
+        .times(2)
+        .build();
+    let t = rig(&wire, &[&rule], &[]).await;
+    t.seed(json!({"customerId": "c"})).await;
+    wire.arm(Fault::None);
+    let keyed = |key: &'static str| {
+        [
+            ("authorization", common::WRITE),
+            ("content-type", "application/json"),
+            ("idempotency-key", key),
+        ]
+    };
+    let first = t
+        .req(
+            "PATCH",
+            "/v1/customers/c",
+            &keyed("k"),
+            Some(r#"{"name":"A"}"#),
+        )
+        .await;
+    first.ok(200);
+    assert_eq!(first.etag(), "\"2\"");
+    assert_eq!(rule.num_calls(), 2, "both injected conflicts were served");
+    assert_eq!(wire.reached("TransactWriteItems"), 1, "one real commit");
+    wire.disarm();
+    let again = t
+        .req(
+            "PATCH",
+            "/v1/customers/c",
+            &keyed("k"),
+            Some(r#"{"name":"A"}"#),
+        )
+        .await;
+    assert_eq!(
+        (again.status, again.raw.as_str()),
+        (200, first.raw.as_str())
+    );
+    assert_eq!(again.header("idempotent-replayed"), "true");
+    assert_eq!(t.get("c").await.etag(), "\"2\"");
+}
+
+#[tokio::test]
+async fn a_throttled_keyed_write_records_nothing() {
+    let wire = Wire::new();
+    let rule = cancel_every_transaction(&wire, "ThrottlingError");
+    let t = rig(&wire, &[&rule], &[]).await;
+    t.seed(json!({"customerId": "c"})).await;
+    let before = snapshot(&t).await;
+    let h = [
+        ("authorization", common::WRITE),
+        ("content-type", "application/json"),
+        ("idempotency-key", "k-throttled"),
+    ];
+    wire.arm(Fault::None);
+    assert_unavailable(
+        &t.req("PATCH", "/v1/customers/c", &h, Some(r#"{"name":"A"}"#))
+            .await,
+    );
+    wire.disarm();
+    assert_eq!(snapshot(&t).await, before, "no change and no record");
+    // The retry runs for real.
+    let r = t
+        .req("PATCH", "/v1/customers/c", &h, Some(r#"{"name":"A"}"#))
+        .await;
+    r.ok(200);
+    assert_eq!(r.header("idempotent-replayed"), "");
+}

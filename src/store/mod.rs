@@ -1,6 +1,7 @@
 //! DynamoDB: the operations that keep the invariants (`customers`), the SDK
 //! calls and their typed errors (`dynamo`), the item layout (`item`), the
-//! pure expression builders (`expr`), and the table-wide invariant check
+//! pure expression builders (`expr`), the table-wide reads of
+//! `customers-admin` (`scan`) and the table-wide invariant check
 //! (`invariant`). Uses `customer`, never `http` or `auth`.
 
 pub mod customers;
@@ -9,3 +10,4 @@ pub mod expr;
 pub mod invariant;
 pub mod item;
 pub mod precondition;
+pub mod scan;

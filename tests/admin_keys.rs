@@ -7,44 +7,14 @@
 mod common;
 
 use std::collections::HashMap;
-use std::process::{Command, Output};
 
 use aws_sdk_ssm::types::ParameterType;
-use common::{TestApp, event};
+use common::{Run, TestApp, admin, admin_cmd, event, finish};
 use customers_api::auth::{parse_keys, sha256_hex};
 use customers_api::http::{RequestCtx, handle_with};
 use customers_api::startup::config::Config;
 use customers_api::startup::init;
 use serde_json::json;
-
-pub struct Run {
-    pub code: i32,
-    pub stdout: String,
-    pub stderr: String,
-}
-
-fn finish(o: Output) -> Run {
-    Run {
-        code: o.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
-    }
-}
-
-fn admin_cmd(t: &TestApp, args: &[&str]) -> Command {
-    common::endpoints();
-    let mut c = Command::new(env!("CARGO_BIN_EXE_customers-admin"));
-    c.args(["--table", &t.table, "--parameter", &t.param])
-        .args(args);
-    c
-}
-
-async fn admin(t: &TestApp, args: &[&str]) -> Run {
-    let mut c = admin_cmd(t, args);
-    tokio::task::spawn_blocking(move || finish(c.output().expect("run customers-admin")))
-        .await
-        .expect("join")
-}
 
 /// The parameter's current value.
 async fn param(t: &TestApp) -> String {

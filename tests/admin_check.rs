@@ -302,3 +302,55 @@ async fn a_repair_does_nothing_once_the_state_it_was_proven_for_changed() {
         "z holds its sentinel, untouched"
     );
 }
+
+#[tokio::test]
+async fn a_finding_gone_when_read_again_is_not_reported() {
+    let t = TestApp::new().await;
+    t.seed(json!({"customerId": "c", "email": "c@x.io"})).await;
+    delete(&t, "email#c@x.io").await;
+    sentinel(&t, "o@x.io", "o").await;
+    let store = Store::new(t.ddb.clone(), t.table.clone());
+    let ix = check::scan(&store, 1, &Progress::hidden())
+        .await
+        .expect("scan");
+    let found = findings::findings(&ix);
+    assert_eq!(found.len(), 2, "{found:?}");
+    // Between the scan and the re-read, both states end, as a write in
+    // flight would end them: the sentinel arrives, the owner is created.
+    sentinel(&t, "c@x.io", "c").await;
+    put(
+        &t,
+        &[
+            ("pk", s("customer#o")),
+            ("kind", s("customer")),
+            ("customerId", s("o")),
+            ("email", s("o@x.io")),
+            ("emailNorm", s("o@x.io")),
+            ("version", AttributeValue::N("1".into())),
+        ],
+    )
+    .await;
+    for f in found {
+        let v = check::confirm::confirm(&store, &ix, f.clone())
+            .await
+            .expect("re-read");
+        assert!(
+            matches!(v, check::confirm::Verdict::Passing),
+            "{f:?} still reported"
+        );
+    }
+    // Read again unchanged, a finding stays, with the versions read now.
+    t.patch("c", json!({"name": "C"})).await.ok(200);
+    delete(&t, "email#c@x.io").await;
+    let ix = check::scan(&store, 1, &Progress::hidden())
+        .await
+        .expect("scan");
+    let f = findings::findings(&ix).remove(0);
+    match check::confirm::confirm(&store, &ix, f)
+        .await
+        .expect("re-read")
+    {
+        check::confirm::Verdict::Confirmed(g) => assert_eq!(g.code, Code::EmailWithoutSentinel),
+        _ => panic!("a standing finding must be confirmed"),
+    }
+}

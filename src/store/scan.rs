@@ -56,3 +56,53 @@ impl Store {
         })
     }
 }
+
+impl Store {
+    /// The items under these keys as one serializable snapshot
+    /// (`TransactGetItems`, at most 100 keys); absent keys are missing from
+    /// the answer. A conflict with a transaction in flight is retried.
+    pub async fn snapshot(&self, pks: &[String]) -> Result<Vec<Item>, StoreError> {
+        use aws_sdk_dynamodb::operation::transact_get_items::TransactGetItemsError;
+        use aws_sdk_dynamodb::types::{Get, TransactGetItem};
+        let mut gets = Vec::with_capacity(pks.len());
+        for pk in pks {
+            let get = Get::builder()
+                .table_name(self.table())
+                .set_key(Some(crate::store::item::key(pk.clone())))
+                .build()
+                .map_err(|e| StoreError::Internal(e.to_string()))?;
+            gets.push(TransactGetItem::builder().get(get).build());
+        }
+        let mut attempt = 0;
+        loop {
+            let res = self
+                .client()
+                .transact_get_items()
+                .set_transact_items(Some(gets.clone()))
+                .send()
+                .await;
+            match res {
+                Ok(out) => {
+                    return Ok(out
+                        .responses
+                        .unwrap_or_default()
+                        .into_iter()
+                        .filter_map(|r| r.item)
+                        .filter(|i| !i.is_empty())
+                        .collect());
+                }
+                Err(e)
+                    if attempt < 3
+                        && matches!(
+                            e.as_service_error(),
+                            Some(TransactGetItemsError::TransactionCanceledException(_))
+                        ) =>
+                {
+                    attempt += 1;
+                    tokio::time::sleep(std::time::Duration::from_millis(20 << attempt)).await;
+                }
+                Err(e) => return Err(classify(&e)),
+            }
+        }
+    }
+}

@@ -4,11 +4,11 @@
 //! `--fix` applies the repairs that are provably safe. The tests' invariant
 //! check is [`run`] too: one implementation.
 //!
-//! A scan of a live table is not a snapshot: an email moved during the scan
-//! can look like a violation. Repairs are conditioned on what the scan saw,
-//! so they never apply to a state that changed; a finding that is gone on a
-//! second run was such a passing state.
+//! A scan of a live table is not a snapshot, so every finding is read again
+//! in one consistent snapshot of the items it involves before it is
+//! reported (`confirm`), and repairs are conditioned on that re-read state.
 
+pub mod confirm;
 pub mod findings;
 pub mod repair;
 
@@ -45,6 +45,8 @@ pub struct Report {
     pub customers: usize,
     pub sentinels: usize,
     pub findings: Vec<Finding>,
+    /// Findings of the scan that a re-read showed to be passing states.
+    pub passing: usize,
 }
 
 impl Report {
@@ -101,7 +103,15 @@ pub async fn scan(store: &Store, segments: u32, progress: &Progress) -> Result<I
 pub async fn run(store: &Store, opts: &Options, progress: &Progress) -> Result<Report, StoreError> {
     let ix = scan(store, opts.segments, progress).await?;
     progress.finish();
-    let mut found = findings::findings(&ix);
+    let mut found = Vec::new();
+    let mut passing = 0;
+    for f in findings::findings(&ix) {
+        match confirm::confirm(store, &ix, f).await? {
+            confirm::Verdict::Confirmed(f) => found.push(f),
+            confirm::Verdict::AsScanned(f) => found.push(f),
+            confirm::Verdict::Passing => passing += 1,
+        }
+    }
     if opts.fix {
         for f in &mut found {
             if let Some(fix) = &f.fix {
@@ -117,6 +127,7 @@ pub async fn run(store: &Store, opts: &Options, progress: &Progress) -> Result<R
         customers: ix.customers.len(),
         sentinels: ix.sentinels.len(),
         findings: found,
+        passing,
     })
 }
 
@@ -134,6 +145,7 @@ pub async fn command(store: &Store, opts: &Options, as_json: bool) -> Result<u8,
             "sentinels": report.sentinels,
             "findings": report.findings,
             "open": open,
+            "passing": report.passing,
         });
         println!("{out}");
     } else {
@@ -158,6 +170,12 @@ pub async fn command(store: &Store, opts: &Options, as_json: bool) -> Result<u8,
             report.sentinels,
             report.findings.len()
         );
+        if report.passing > 0 {
+            println!(
+                "{} more seen by the scan were gone when read again (writes in flight)",
+                report.passing
+            );
+        }
     }
     Ok(if open == 0 { exit::OK } else { exit::FINDINGS })
 }

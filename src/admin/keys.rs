@@ -31,7 +31,6 @@ struct Read {
     set: KeySet,
     version: i64,
     exists: bool,
-    key_id: Option<String>,
 }
 
 fn ssm_error(what: &str, e: &impl ProvideErrorMetadata) -> AdminError {
@@ -61,7 +60,6 @@ impl Parameter {
                     set: KeySet::default(),
                     version: 0,
                     exists: false,
-                    key_id: None,
                 });
             }
             Err(e) => return Err(ssm_error("GetParameter", &e)),
@@ -80,43 +78,53 @@ impl Parameter {
             set,
             version: p.version,
             exists: true,
-            key_id: self.kms_key_id().await,
         })
     }
 
     /// The KMS key of the SecureString, so that a rewrite keeps it (the
-    /// function's role may decrypt with that key only).
-    async fn kms_key_id(&self) -> Option<String> {
+    /// function's role may decrypt with that key only). Not knowing it is
+    /// an error: a write without a key id re-encrypts with the default key.
+    async fn kms_key_id(&self) -> Result<Option<String>, AdminError> {
         use aws_sdk_ssm::types::ParameterStringFilter;
         let filter = ParameterStringFilter::builder()
             .key("Name")
             .option("Equals")
             .values(&self.name)
             .build()
-            .ok()?;
+            .map_err(|e| AdminError::Ssm(e.to_string()))?;
         let out = self
             .ssm
             .describe_parameters()
             .parameter_filters(filter)
             .send()
             .await
-            .ok()?;
-        out.parameters()
+            .map_err(|e| {
+                ssm_error(
+                    "DescribeParameters (which KMS key encrypts the parameter, kept on rewrite)",
+                    &e,
+                )
+            })?;
+        Ok(out
+            .parameters()
             .iter()
             .find(|m| m.name() == Some(self.name.as_str()))
-            .and_then(|m| m.key_id().map(str::to_owned))
+            .and_then(|m| m.key_id().map(str::to_owned)))
     }
 
     /// Writes `set`; returns the new version. `Ok(None)`: the parameter was
     /// created by someone else since we found it absent.
     async fn write(&self, read: &Read, set: &KeySet) -> Result<Option<i64>, AdminError> {
+        let key_id = match read.exists {
+            true => self.kms_key_id().await?,
+            false => None,
+        };
         let res = self
             .ssm
             .put_parameter()
             .name(&self.name)
             .value(auth::serialize_keys(set))
             .r#type(ParameterType::SecureString)
-            .set_key_id(read.key_id.clone())
+            .set_key_id(key_id)
             .overwrite(read.exists)
             .send()
             .await;

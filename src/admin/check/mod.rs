@@ -103,24 +103,25 @@ pub async fn scan(store: &Store, segments: u32, progress: &Progress) -> Result<I
 pub async fn run(store: &Store, opts: &Options, progress: &Progress) -> Result<Report, StoreError> {
     let ix = scan(store, opts.segments, progress).await?;
     progress.finish();
+    // One finding at a time, re-read then repaired, so that a repair is
+    // seen by the re-read of the next finding about the same customer.
     let mut found = Vec::new();
     let mut passing = 0;
     for f in findings::findings(&ix) {
-        match confirm::confirm(store, &ix, f).await? {
-            confirm::Verdict::Confirmed(f) => found.push(f),
-            confirm::Verdict::AsScanned(f) => found.push(f),
-            confirm::Verdict::Passing => passing += 1,
-        }
-    }
-    if opts.fix {
-        for f in &mut found {
-            if let Some(fix) = &f.fix {
-                let (_, what) = repair::apply(store, fix).await?;
-                f.repair = Some(what);
-            } else {
-                f.repair = Some("not repaired: needs a decision (see the README)".into());
+        let mut f = match confirm::confirm(store, &ix, f).await? {
+            confirm::Verdict::Confirmed(f) | confirm::Verdict::AsScanned(f) => f,
+            confirm::Verdict::Passing => {
+                passing += 1;
+                continue;
             }
+        };
+        if opts.fix {
+            f.repair = Some(match &f.fix {
+                Some(fix) => repair::apply(store, fix).await?.1,
+                None => "not repaired: needs a decision (see the README)".into(),
+            });
         }
+        found.push(f);
     }
     Ok(Report {
         items: ix.items(),

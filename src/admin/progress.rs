@@ -34,9 +34,15 @@ impl Progress {
         let display = if std::io::stderr().is_terminal() {
             let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr());
             let style = ProgressStyle::with_template(
-                "{prefix} [{elapsed_precise}] {wide_bar} {pos}/{len} ({per_sec}, ETA {eta})",
+                "{prefix} [{elapsed_precise}] {wide_bar} {pos}/{len} ({rate}, ETA {eta})",
             )
-            .unwrap_or_else(|_| ProgressStyle::default_bar());
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .with_key(
+                "rate",
+                |s: &indicatif::ProgressState, w: &mut dyn std::fmt::Write| {
+                    let _ = write!(w, "{:.0}/s", s.per_sec());
+                },
+            );
             bar.set_style(style);
             bar.set_prefix(label.to_owned());
             Display::Bar(bar)
@@ -115,7 +121,13 @@ impl Progress {
     pub fn finish(&self) {
         match &self.display {
             Display::Hidden => {}
-            Display::Bar(bar) => bar.finish(),
+            // The bar goes, and the same final line as without a terminal
+            // stays (a finished bar would leave the cursor on its line, and
+            // the next line on stdout would start there).
+            Display::Bar(bar) => {
+                bar.finish_and_clear();
+                eprintln!("{}", self.line(bar.position(), bar.length().unwrap_or(0)));
+            }
             Display::Plain(p) => {
                 let p = p.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
                 eprintln!("{}", self.line(p.done, p.total.max(p.done)));

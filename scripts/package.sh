@@ -2,7 +2,7 @@
 # `make package`: the deployment artifact, built as `sam build` builds it
 # (template.yaml: BuildMethod rust-cargolambda):
 #
-#   cargo lambda build --release --arm64 --output-format zip
+#   cargo lambda build --release --arm64 --output-format zip --bin customers-api
 #
 # with cargo-lambda and Zig (PyPI `ziglang`, the cross linker) from .venv/.
 # Reports the size of the stripped arm64 `bootstrap` and of the zip, beside
@@ -26,9 +26,10 @@ if command -v rustup >/dev/null 2>&1 && ! rustup target list --installed 2>/dev/
 	rustup target add "$target" || die "could not add the Rust target $target"
 fi
 
-log "cargo lambda build --release --arm64 --output-format zip"
+log "cargo lambda build --release --arm64 --output-format zip --bin customers-api"
 start=$SECONDS
-cargo lambda build --release --arm64 --output-format zip || die "cargo lambda build failed"
+# --bin: the crate has other binaries (customers-admin), which are no Lambda.
+cargo lambda build --release --arm64 --output-format zip --bin customers-api || die "cargo lambda build failed"
 took=$((SECONDS - start))
 
 zip="$ROOT/target/lambda/customers-api/bootstrap.zip"

@@ -83,7 +83,9 @@ load_env_file "$stack_dir/env"
 "$VENV/bin/python" "$ROOT/scripts/provision.py"
 
 # Everything the function reads, also handed to the watcher explicitly so that
-# the function process gets it whatever the watcher passes through.
+# the function process gets it whatever the watcher passes through. The same
+# file configures customers-admin from another shell:
+#   set -a; . .local/run/function.env; set +a; cargo run --bin customers-admin -- check
 {
 	grep -E '^[A-Za-z_][A-Za-z0-9_]*=' "$stack_dir/env"
 	printf '%s\n' "TABLE_NAME=$TABLE_NAME" "API_KEYS_PARAMETER=$API_KEYS_PARAMETER" "RUST_LOG=$RUST_LOG"

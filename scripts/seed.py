@@ -104,6 +104,11 @@ def banner(base: str) -> str:
      -H 'Authorization: Bearer {WRITE_KEY}' \\
      -H 'Content-Type: application/json' \\
      -d '{{"phone":"+14155550199","address":{{"city":"Oakland"}},"tags":["vip"]}}'
+
+ Administration (another shell, this checkout; README "Administration"):
+   set -a; . .local/run/function.env; set +a
+   cargo run -q --bin customers-admin -- keys list
+   cargo run -q --bin customers-admin -- check
 ================================================================================
 """
 

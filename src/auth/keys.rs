@@ -8,7 +8,8 @@ use std::sync::{Arc, PoisonError, RwLock};
 use std::time::{Duration, Instant};
 
 use lambda_http::http::HeaderMap;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 use tokio::sync::Mutex;
@@ -22,28 +23,39 @@ pub const SCOPE_WRITE: &str = "customers:write";
 /// add an SSM timeout to every request.
 const RETRY_GAP: Duration = Duration::from_secs(1);
 
+/// Every scope a key can carry.
+pub const SCOPES: &[&str] = &[SCOPE_READ, SCOPE_WRITE];
+
 #[derive(Debug, Clone)]
 pub struct ApiKey {
     pub id: String,
     hash: [u8; 32],
     pub scopes: Vec<String>,
+    /// Members of the entry this service does not read (`createdAt`, a
+    /// note someone added), kept so that rewriting the set loses nothing.
+    pub extra: Map<String, Value>,
 }
 
 #[derive(Debug, Clone, Default)]
 pub struct KeySet {
     keys: Vec<ApiKey>,
+    extra: Map<String, Value>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Serialize)]
 struct RawSet {
     keys: Vec<RawKey>,
+    #[serde(flatten)]
+    extra: Map<String, Value>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Serialize)]
 struct RawKey {
     id: String,
     sha256: String,
     scopes: Vec<String>,
+    #[serde(flatten)]
+    extra: Map<String, Value>,
 }
 
 /// Parses the parameter's JSON. Errors never include the parameter's text.
@@ -64,9 +76,33 @@ pub fn parse_keys(json: &str) -> Result<KeySet, String> {
             id: k.id,
             hash,
             scopes: k.scopes,
+            extra: k.extra,
         });
     }
-    Ok(KeySet { keys })
+    Ok(KeySet {
+        keys,
+        extra: raw.extra,
+    })
+}
+
+/// The parameter's JSON for `set`, the inverse of [`parse_keys`]: the
+/// members it does not know are written back as they were read.
+pub fn serialize_keys(set: &KeySet) -> String {
+    let raw = RawSet {
+        keys: set
+            .keys
+            .iter()
+            .map(|k| RawKey {
+                id: k.id.clone(),
+                sha256: hex::encode(k.hash),
+                scopes: k.scopes.clone(),
+                extra: k.extra.clone(),
+            })
+            .collect(),
+        extra: set.extra.clone(),
+    };
+    // A map of strings and arrays of strings always serializes.
+    serde_json::to_string(&raw).unwrap_or_default()
 }
 
 pub fn sha256_hex(key: &str) -> String {
@@ -89,6 +125,42 @@ impl KeySet {
 
     pub fn len(&self) -> usize {
         self.keys.len()
+    }
+
+    pub fn keys(&self) -> &[ApiKey] {
+        &self.keys
+    }
+
+    pub fn get(&self, id: &str) -> Option<&ApiKey> {
+        self.keys.iter().find(|k| k.id == id)
+    }
+
+    /// Adds the entry for `key` (stored as its SHA-256 only); refuses an id
+    /// already in the set.
+    pub fn add(
+        &mut self,
+        id: &str,
+        key: &str,
+        scopes: Vec<String>,
+        extra: Map<String, Value>,
+    ) -> Result<(), String> {
+        if self.get(id).is_some() {
+            return Err(format!("a key with id `{id}` already exists"));
+        }
+        self.keys.push(ApiKey {
+            id: id.to_owned(),
+            hash: Sha256::digest(key.as_bytes()).into(),
+            scopes,
+            extra,
+        });
+        Ok(())
+    }
+
+    /// Removes the entries with this id; false if there were none.
+    pub fn remove(&mut self, id: &str) -> bool {
+        let before = self.keys.len();
+        self.keys.retain(|k| k.id != id);
+        self.keys.len() != before
     }
 
     pub fn is_empty(&self) -> bool {
@@ -267,5 +339,26 @@ mod tests {
         );
         assert!(parse_keys(r#"{"keys":[{"id":"a","sha256":"abc","scopes":[]}]}"#).is_err());
         assert!(parse_keys(r#"{"nokeys":[]}"#).is_err());
+    }
+
+    #[test]
+    fn a_set_round_trips_with_members_it_does_not_read() {
+        let json = format!(
+            r#"{{"keys":[{{"id":"w","sha256":"{}","scopes":["customers:read"],"note":"ci"}}],"owner":"team"}}"#,
+            sha256_hex("k1")
+        );
+        let mut s = parse_keys(&json).unwrap();
+        assert_eq!(serialize_keys(&s), json);
+        s.add("n", "k2", vec![SCOPE_WRITE.into()], Map::new())
+            .unwrap();
+        assert!(s.add("n", "k3", vec![], Map::new()).is_err());
+        let again = parse_keys(&serialize_keys(&s)).unwrap();
+        assert_eq!(again.find("k2").map(|k| k.id.as_str()), Some("n"));
+        assert_eq!(again.find("k1").map(|k| k.id.as_str()), Some("w"));
+        assert!(!serialize_keys(&s).contains("\"k2\""));
+        let mut again = again;
+        assert!(again.remove("w"));
+        assert!(!again.remove("w"));
+        assert!(again.find("k1").is_none());
     }
 }

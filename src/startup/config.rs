@@ -101,14 +101,7 @@ impl Config {
         let require_if_match = boolean(&get, "REQUIRE_IF_MATCH")?;
         let idempotency_ttl = number(&get, "IDEMPOTENCY_TTL_SECONDS", 86_400, 60, 604_800)?;
         let require_idempotency_key = boolean(&get, "REQUIRE_IDEMPOTENCY_KEY")?;
-        let attempt_ms = number(&get, "SDK_ATTEMPT_TIMEOUT_MS", 1_000, 50, 60_000)?;
-        let operation_ms = number(&get, "SDK_OPERATION_TIMEOUT_MS", 3_000, 50, 120_000)?;
-        if operation_ms < attempt_ms {
-            return Err(err(
-                "SDK_OPERATION_TIMEOUT_MS",
-                "must be at least SDK_ATTEMPT_TIMEOUT_MS",
-            ));
-        }
+        let (attempt_timeout, operation_timeout) = sdk_timeouts(&get, 1_000, 3_000)?;
         Ok(Config {
             table_name,
             api_keys_parameter,
@@ -118,10 +111,44 @@ impl Config {
             require_if_match,
             idempotency_ttl: Duration::from_secs(idempotency_ttl),
             require_idempotency_key,
-            attempt_timeout: Duration::from_millis(attempt_ms),
-            operation_timeout: Duration::from_millis(operation_ms),
+            attempt_timeout,
+            operation_timeout,
         })
     }
+}
+
+/// `SDK_ATTEMPT_TIMEOUT_MS` and `SDK_OPERATION_TIMEOUT_MS` with these
+/// defaults: the function's, or `customers-admin`'s longer ones (a scan page
+/// or a batch of writes from an operator's laptop is not a warm Lambda).
+pub fn sdk_timeouts(
+    get: &impl Fn(&str) -> Option<String>,
+    default_attempt_ms: u64,
+    default_operation_ms: u64,
+) -> Result<(Duration, Duration), ConfigError> {
+    let attempt_ms = number(
+        get,
+        "SDK_ATTEMPT_TIMEOUT_MS",
+        default_attempt_ms,
+        50,
+        60_000,
+    )?;
+    let operation_ms = number(
+        get,
+        "SDK_OPERATION_TIMEOUT_MS",
+        default_operation_ms.max(attempt_ms),
+        50,
+        120_000,
+    )?;
+    if operation_ms < attempt_ms {
+        return Err(err(
+            "SDK_OPERATION_TIMEOUT_MS",
+            "must be at least SDK_ATTEMPT_TIMEOUT_MS",
+        ));
+    }
+    Ok((
+        Duration::from_millis(attempt_ms),
+        Duration::from_millis(operation_ms),
+    ))
 }
 
 #[cfg(test)]

@@ -2,6 +2,8 @@
 //! `SdkConfig` with timeouts, both clients, keys fetched and the DynamoDB
 //! connection opened before the first request.
 
+use std::time::Duration;
+
 use aws_config::environment::{
     EnvironmentVariableCredentialsProvider, EnvironmentVariableRegionProvider,
 };
@@ -22,16 +24,26 @@ use crate::store::customers::Customers;
 use crate::store::dynamo::Store;
 
 pub async fn sdk_config(config: &Config) -> SdkConfig {
+    sdk_config_with(config.attempt_timeout, config.operation_timeout, 3).await
+}
+
+/// The same construction with other timeouts and retries (`customers-admin`
+/// has no `Config` and waits longer under throttling than a request may).
+pub async fn sdk_config_with(
+    attempt_timeout: Duration,
+    operation_timeout: Duration,
+    max_attempts: u32,
+) -> SdkConfig {
     let timeouts = TimeoutConfig::builder()
-        .connect_timeout(config.attempt_timeout)
-        .read_timeout(config.attempt_timeout)
-        .operation_attempt_timeout(config.attempt_timeout)
-        .operation_timeout(config.operation_timeout)
+        .connect_timeout(attempt_timeout)
+        .read_timeout(attempt_timeout)
+        .operation_attempt_timeout(attempt_timeout)
+        .operation_timeout(operation_timeout)
         .build();
     let loader = aws_config::defaults(BehaviorVersion::latest())
         .http_client(https_client())
         .timeout_config(timeouts)
-        .retry_config(RetryConfig::standard().with_max_attempts(3));
+        .retry_config(RetryConfig::standard().with_max_attempts(max_attempts));
     from_env_when_set(loader).await.load().await
 }
 

@@ -12,8 +12,8 @@ use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{
-    AttributeValue, CancellationReason, Delete, KeysAndAttributes, Put, ReturnValue,
-    ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update,
+    AttributeValue, CancellationReason, ConditionCheck, Delete, KeysAndAttributes, Put,
+    ReturnValue, ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update,
 };
 
 use crate::store::expr::Expression;
@@ -60,7 +60,7 @@ const THROTTLE_CODES: &[&str] = &[
     "ServiceUnavailable",
 ];
 
-fn classify<E: ProvideErrorMetadata>(
+pub(super) fn classify<E: ProvideErrorMetadata>(
     e: &SdkError<E, aws_smithy_runtime_api::http::Response>,
 ) -> StoreError {
     match e {
@@ -491,6 +491,26 @@ impl Store {
             .build()
             .map_err(|e| StoreError::Internal(e.to_string()))?;
         Ok(TransactWriteItem::builder().delete(del).build())
+    }
+
+    /// A transaction item that writes nothing and requires `e.condition` of
+    /// the customer (`customers-admin check --fix`: "still at the version
+    /// the check read", "still absent").
+    pub fn check_customer(
+        &self,
+        customer_id: &str,
+        e: Expression,
+    ) -> Result<TransactWriteItem, StoreError> {
+        let check = ConditionCheck::builder()
+            .table_name(&self.table)
+            .set_key(Some(item::key(item::customer_key(customer_id))))
+            .condition_expression(&e.condition)
+            .set_expression_attribute_values(values(&e))
+            .set_expression_attribute_names(Some(e.names))
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .build()
+            .map_err(|e| StoreError::Internal(e.to_string()))?;
+        Ok(TransactWriteItem::builder().condition_check(check).build())
     }
 
     /// Opens the connection during init so the first request does not pay

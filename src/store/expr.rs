@@ -238,6 +238,37 @@ pub fn delete_condition(expect: &Expect, require_no_email: bool) -> Expression {
     b.finish(String::new(), conds.join(" AND "))
 }
 
+/// `customers-admin check --fix`: the customer's `emailNorm` set to the
+/// email's current normal form (removed when it holds none), at `version`.
+/// The version moves, so a writer that read the customer before the repair
+/// fails its own condition and retries from the repaired item; `updatedAt`
+/// does not, as no member a client sees has changed.
+pub fn renormalize(norm: Option<&str>, version: u64) -> Expression {
+    let mut b = Builder::default();
+    let e = b.name(attr::EMAIL_NORM);
+    let mut sets = Vec::new();
+    let mut removes = Vec::new();
+    match norm {
+        Some(n) => {
+            let val = b.value(AttributeValue::S(n.to_owned()));
+            sets.push(format!("{e} = {val}"));
+        }
+        None => removes.push(e),
+    }
+    let ver = b.name(attr::VERSION);
+    let next = b.value(AttributeValue::N((version + 1).to_string()));
+    let expected = b.value(AttributeValue::N(version.to_string()));
+    sets.push(format!("{ver} = {next}"));
+    b.finish(update_text(&sets, &removes), format!("{ver} = {expected}"))
+}
+
+/// The condition "no customer under this key".
+pub fn absent() -> Expression {
+    let mut b = Builder::default();
+    let pk = b.name(attr::PK);
+    b.finish(String::new(), format!("attribute_not_exists({pk})"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -252,6 +283,20 @@ mod tests {
             today: NaiveDate::from_ymd_opt(2026, 11, 23).unwrap(),
         };
         patch::ops(&patch::parse(&v, mode, &Strategies::default(), &ctx).unwrap())
+    }
+
+    #[test]
+    fn renormalizing_moves_the_version_but_not_updated_at() {
+        let e = renormalize(Some("jane@xn--bcher-kva.de"), 4);
+        assert_eq!(
+            render(&e, &e.update),
+            "SET emailNorm = 'jane@xn--bcher-kva.de', version = 5"
+        );
+        assert_eq!(render(&e, &e.condition), "version = 4");
+        let e = renormalize(None, 1);
+        assert_eq!(render(&e, &e.update), "SET version = 2 REMOVE emailNorm");
+        let e = absent();
+        assert_eq!(render(&e, &e.condition), "attribute_not_exists(pk)");
     }
 
     /// Replaces placeholders by their names/values so tests read like the

@@ -372,10 +372,18 @@ impl TestApp {
         r.body["data"].clone()
     }
 
+    /// The email invariant over the whole table: `customers-admin check`'s
+    /// own code, one message per finding; empty is good.
     pub async fn violations(&self) -> Vec<String> {
-        customers_api::store::invariant::violations(&self.ddb, &self.table)
+        use customers_api::admin::{check, progress::Progress};
+        let store = customers_api::store::dynamo::Store::new(self.ddb.clone(), self.table.clone());
+        check::run(&store, &check::Options::default(), &Progress::hidden())
             .await
             .expect("scan")
+            .findings
+            .into_iter()
+            .map(|f| f.message)
+            .collect()
     }
 
     pub async fn item_count(&self) -> usize {
@@ -388,4 +396,38 @@ impl TestApp {
             .expect("scan");
         out.items().len()
     }
+}
+
+// ---------------------------------------------------------------------------
+// customers-admin, the real binary, pointed at this app's table and parameter
+// ---------------------------------------------------------------------------
+
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+pub fn finish(o: std::process::Output) -> Run {
+    Run {
+        code: o.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
+    }
+}
+
+/// The command, with the stack's AWS variables inherited from the test.
+pub fn admin_cmd(t: &TestApp, args: &[&str]) -> std::process::Command {
+    endpoints();
+    let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_customers-admin"));
+    c.args(["--table", &t.table, "--parameter", &t.param])
+        .args(args);
+    c
+}
+
+pub async fn admin(t: &TestApp, args: &[&str]) -> Run {
+    let mut c = admin_cmd(t, args);
+    tokio::task::spawn_blocking(move || finish(c.output().expect("run customers-admin")))
+        .await
+        .expect("join")
 }

@@ -16,6 +16,10 @@ pub enum Violation {
     Invalid,
     /// A malformed `customerId`; it names the resource, so it outranks the rest.
     CustomerId,
+    /// A query parameter the route does not have.
+    UnknownParameter,
+    /// A list cursor that is malformed or was made for other filters.
+    Cursor,
 }
 
 impl Violation {
@@ -25,6 +29,8 @@ impl Violation {
             Violation::ReadOnly => "read_only_field",
             Violation::Invalid => "validation_failed",
             Violation::CustomerId => "invalid_customer_id",
+            Violation::UnknownParameter => "unknown_parameter",
+            Violation::Cursor => "invalid_cursor",
         }
     }
 }

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use lambda_http::http::header::{CONTENT_TYPE, ETAG, LOCATION};
+use lambda_http::http::header::{CONTENT_TYPE, ETAG, LINK, LOCATION};
 use lambda_http::http::{HeaderValue, StatusCode};
 use lambda_http::{Body, Request, RequestExt, Response};
 use serde_json::{Map, Value, json};
@@ -16,8 +16,10 @@ use crate::customer::patch::{self, PatchError};
 use crate::error::ApiError;
 use crate::http::body::{self, ACCEPT_PATCH, MAX_BODY_BYTES};
 use crate::http::precondition::{self, IfMatch};
+use crate::http::query::{self, ListQuery};
 use crate::http::router::{self, Action};
 use crate::startup::config::Config;
+use crate::store::cursor::{self, Cursor};
 use crate::store::customers::{self, Customers};
 use crate::store::dynamo::Calls;
 use crate::store::item::{self, Stored};
@@ -148,6 +150,14 @@ async fn serve(
             let s = app.customers.get(calls, &id).await?;
             Ok(customer_response(StatusCode::OK, &s))
         }
+        Action::List => {
+            let query = query::parse(
+                req.query_string_parameters_ref()
+                    .into_iter()
+                    .flat_map(|q| q.iter()),
+            )?;
+            list(app, query, prefix, calls).await
+        }
         Action::Create => {
             let doc = create_doc(req)?;
             let s = app.customers.create(calls, doc).await?;
@@ -187,6 +197,62 @@ async fn serve(
             Ok(r)
         }
     }
+}
+
+/// `GET /v1/customers`: the lookup by email, or a page of the list with a
+/// `Link` to the next one.
+async fn list(
+    app: &App,
+    query: ListQuery,
+    prefix: &str,
+    calls: &Calls,
+) -> Result<Response<Body>, ApiError> {
+    let (found, next) = match query {
+        ListQuery::Email(e) => {
+            let found = app.customers.find_by_email(calls, &e.norm).await?;
+            (found.into_iter().collect::<Vec<_>>(), None)
+        }
+        ListQuery::Page {
+            limit,
+            limit_given,
+            start,
+            bounds,
+        } => {
+            let start = start.as_ref().map(|c| c.position.as_str());
+            let page = app.customers.page(calls, &bounds, start, limit).await?;
+            let next = page.next.map(|position| {
+                let token = cursor::encode(&Cursor {
+                    position,
+                    bounds: bounds.clone(),
+                });
+                let mut link = format!("{prefix}/v1/customers?cursor={token}");
+                if limit_given {
+                    link.push_str(&format!("&limit={limit}"));
+                }
+                for (name, t) in [
+                    ("createdAfter", &bounds.after),
+                    ("createdBefore", &bounds.before),
+                ] {
+                    if let Some(t) = t {
+                        link.push_str(&format!("&{name}={t}"));
+                    }
+                }
+                (token, link)
+            });
+            (page.customers, next)
+        }
+    };
+    let data: Vec<Value> = found.iter().map(|s| item::view(&s.doc)).collect();
+    let body = json!({ "data": data, "nextCursor": next.as_ref().map(|(t, _)| t) });
+    let mut r = Response::new(Body::Text(body.to_string()));
+    let h = r.headers_mut();
+    h.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    if let Some((_, link)) = next
+        && let Ok(v) = HeaderValue::from_str(&format!("<{link}>; rel=\"next\""))
+    {
+        h.insert(LINK, v);
+    }
+    Ok(r)
 }
 
 fn required_if_match(app: &App, req: &Request) -> Result<IfMatch, ApiError> {

@@ -6,6 +6,7 @@ pub mod body;
 pub mod handler;
 pub mod precondition;
 pub mod problem;
+pub mod query;
 pub mod router;
 
 pub use handler::{App, RequestCtx, handle, handle_with};

@@ -23,7 +23,7 @@ use crate::store::item::{self, Item, Stored, attr};
 pub struct Calls(AtomicU32);
 
 impl Calls {
-    fn add(&self) {
+    pub(crate) fn add(&self) {
         self.0.fetch_add(1, Ordering::Relaxed);
     }
 
@@ -55,7 +55,7 @@ const THROTTLE_CODES: &[&str] = &[
     "ServiceUnavailable",
 ];
 
-fn classify<E: ProvideErrorMetadata>(
+pub(crate) fn classify<E: ProvideErrorMetadata>(
     e: &SdkError<E, aws_smithy_runtime_api::http::Response>,
 ) -> StoreError {
     match e {
@@ -77,7 +77,7 @@ fn classify<E: ProvideErrorMetadata>(
     }
 }
 
-fn decode(item: &Item) -> Result<Stored, StoreError> {
+pub(crate) fn decode(item: &Item) -> Result<Stored, StoreError> {
     item::stored_from_item(item).map_err(|e| StoreError::Internal(e.to_string()))
 }
 

@@ -6,8 +6,9 @@
 Against the endpoints in AWS_ENDPOINT_URL_DYNAMODB / AWS_ENDPOINT_URL_SSM
 (see scripts/stack.sh; region and credentials from the usual AWS_* variables):
 
-* creates the table TABLE_NAME (hash key `pk`, type S, PAY_PER_REQUEST) unless
-  it exists, and waits until it is ACTIVE;
+* creates the table TABLE_NAME (hash key `pk`, type S, PAY_PER_REQUEST, and
+  the keys-only list index `byCreatedAt` on `listPk`/`listSk`) unless it
+  exists, and waits until it is ACTIVE;
 * writes (overwrites) the SecureString parameter API_KEYS_PARAMETER with the two
   local API keys, as SHA-256 hashes only:
       local-write-key  customers:read + customers:write
@@ -30,6 +31,15 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 DEFAULT_TABLE = "customers"
+# The list index of GET /v1/customers, as in template.yaml (keys only).
+LIST_INDEX = {
+    "IndexName": "byCreatedAt",
+    "KeySchema": [
+        {"AttributeName": "listPk", "KeyType": "HASH"},
+        {"AttributeName": "listSk", "KeyType": "RANGE"},
+    ],
+    "Projection": {"ProjectionType": "KEYS_ONLY"},
+}
 DEFAULT_PARAMETER = "/customers-api/api-keys"
 
 # (key id, plaintext key, scopes). The plaintext never leaves this process.
@@ -70,8 +80,13 @@ def ensure_table(ddb, name: str) -> str:
     try:
         ddb.create_table(
             TableName=name,
-            AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+            AttributeDefinitions=[
+                {"AttributeName": "pk", "AttributeType": "S"},
+                {"AttributeName": "listPk", "AttributeType": "S"},
+                {"AttributeName": "listSk", "AttributeType": "S"},
+            ],
             KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+            GlobalSecondaryIndexes=[LIST_INDEX],
             BillingMode="PAY_PER_REQUEST",
         )
         state = "created"
@@ -90,6 +105,12 @@ def ensure_table(ddb, name: str) -> str:
     if ttl.get("TimeToLiveStatus") != "ENABLED":
         ddb.update_time_to_live(
             TableName=name, TimeToLiveSpecification={"Enabled": True, "AttributeName": "expiresAt"}
+        )
+    indexes = [i["IndexName"] for i in ddb.describe_table(TableName=name)["Table"].get("GlobalSecondaryIndexes", [])]
+    if LIST_INDEX["IndexName"] not in indexes:
+        sys.exit(
+            f"provision: table {name!r} exists without the list index {LIST_INDEX['IndexName']!r} "
+            "(made by an older version): delete it (make clean-local) and run again"
         )
     return state
 

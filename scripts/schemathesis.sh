@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # API fuzzing with schemathesis, a `make test` step (scripts/test.sh): serves
 # the function through cargo-lambda's emulator against the local stack named by
-# the environment, and runs schemathesis against openapi.yaml.
+# the environment (scripts/serve-function.sh: steps 1-4 and 6 below), and runs
+# schemathesis against openapi.yaml.
 #
 #   scripts/schemathesis.sh --dir DIR [--max-examples N] [-- SCHEMATHESIS_ARGS...]
 #
@@ -67,126 +68,9 @@ while (($#)); do
 	esac
 done
 [[ -n "$dir" ]] || die "--dir DIR is required"
-[[ -n "${AWS_ENDPOINT_URL_DYNAMODB:-}" && -n "${AWS_ENDPOINT_URL_SSM:-}" ]] ||
-	die "AWS_ENDPOINT_URL_DYNAMODB / AWS_ENDPOINT_URL_SSM are not set (start a stack and load its env file)"
 mkdir -p "$dir"
 dir="$(cd "$dir" && pwd)"
-keep="$ROOT/target/schemathesis"
-export PATH="$VENV/bin:$PATH" # `cargo lambda` is the cargo-lambda binary from .venv
-
-watch_pid=""
-fn_pids=()
-seed_pid=""
-# shellcheck disable=SC2317 # called from traps
-cleanup() {
-	local code=$?
-	trap - EXIT INT TERM HUP
-	set +e
-	if [[ -n "$seed_pid" ]]; then
-		kill "$seed_pid" 2>/dev/null
-		wait "$seed_pid" 2>/dev/null
-	fi
-	local p
-	for p in "${fn_pids[@]}"; do
-		stop_pid "$p" "customers-api" "the function"
-	done
-	rm -f "$dir/function.pids"
-	if [[ -n "$watch_pid" ]]; then
-		stop_pid "$watch_pid" "lambda" "cargo lambda watch"
-		rm -f "$dir/watch.pid"
-	fi
-	if [[ -f "$dir/watch.log" ]]; then
-		rm -rf "$keep"
-		mkdir -p "$keep" && cp -R "$dir"/. "$keep"/ && rm -f "$keep/function.env"
-		log "function log and reports: ${keep#"$ROOT"/}/"
-	fi
-	exit "$code"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-trap 'exit 129' HUP
-
 step_started=$SECONDS
-
-# A zombie still answers `kill -0`; this does not.
-running() { [[ -n "$1" ]] && ps -o stat= -p "$1" 2>/dev/null | grep -qv '^Z'; }
-
-log "building the function (cargo build --all-targets)"
-cargo build --all-targets || die "the function does not build"
-
-export TABLE_NAME="schemathesis-$$"
-export API_KEYS_PARAMETER="/customers-api/schemathesis-$$/api-keys"
-"$VENV/bin/python" "$ROOT/scripts/provision.py" || die "could not provision the table and keys parameter"
-
-# Everything the function reads, handed to it explicitly (as `make run` hands
-# it to the watcher); RUST_LOG for the function only, not for cargo-lambda.
-{
-	env | grep -E '^AWS_[A-Z_]+=' | sort
-	printf '%s\n' "TABLE_NAME=$TABLE_NAME" "API_KEYS_PARAMETER=$API_KEYS_PARAMETER" "RUST_LOG=info"
-} >"$dir/function.env"
-
-port="$(free_port)"
-base="http://127.0.0.1:$port"
-log "starting the emulator ('cargo lambda watch --only-lambda-apis') on $base (its log: $dir/watch.log)"
-# --ignore-changes: nothing to rebuild; --disable-cors: the emulator would
-# otherwise answer OPTIONS itself and add CORS headers the deployed HTTP API
-# (no CORS configuration) does not send.
-start_bg "$ROOT" "$dir/watch.log" env -u RUST_LOG cargo lambda watch --only-lambda-apis --ignore-changes \
-	--disable-cors --invoke-address 127.0.0.1 --invoke-port "$port"
-watch_pid="$STARTED_PID"
-echo "$watch_pid" >"$dir/watch.pid"
-for _ in $(seq 1 200); do
-	port_is_free "$port" || break
-	running "$watch_pid" || break
-	sleep 0.1
-done
-if ! running "$watch_pid" || port_is_free "$port"; then
-	tail -n 40 "$dir/watch.log" >&2
-	die "the emulator did not start (see above)"
-fi
-# The variables the emulator tells a function it does not start to set. Two
-# instances, as the watcher would start: one for the routes of the Cargo.toml
-# router (Runtime API under /.rt/customers-api), one for the default function
-# that gets every other method and path (under /.rt), which the deployed HTTP
-# API's $default route also sends to the function.
-mapfile -t function_env <"$dir/function.env"
-log "starting target/debug/customers-api twice (logs: $dir/function.log, function-default.log)"
-for rt in "/.rt/customers-api" "/.rt"; do
-	flog="$dir/function.log"
-	[[ "$rt" == "/.rt" ]] && flog="$dir/function-default.log"
-	start_bg "$ROOT" "$flog" env "${function_env[@]}" \
-		AWS_LAMBDA_FUNCTION_NAME=customers-api AWS_LAMBDA_FUNCTION_VERSION=1 \
-		AWS_LAMBDA_FUNCTION_MEMORY_SIZE=256 AWS_LAMBDA_RUNTIME_API="$base$rt" \
-		"$ROOT/target/debug/customers-api"
-	fn_pids+=("$STARTED_PID")
-	echo "$STARTED_PID" >>"$dir/function.pids"
-done
-
-# Wait for the function and seed, giving up at once if the watcher dies.
-"$VENV/bin/python" "$ROOT/scripts/seed.py" --url "$base" --timeout "${FUNCTION_READY_TIMEOUT:-300}" &
-seed_pid=$!
-while running "$seed_pid"; do
-	if ! running "$watch_pid"; then
-		tail -n 40 "$dir/watch.log" >&2
-		die "the emulator exited before the function answered (see above)"
-	fi
-	for p in "${fn_pids[@]}"; do
-		if ! running "$p"; then
-			tail -n 40 "$dir"/function*.log >&2
-			die "the function exited before it answered (see above)"
-		fi
-	done
-	sleep 0.5
-done
-wait "$seed_pid"
-seed_rc=$?
-seed_pid=""
-if ((seed_rc != 0)); then
-	printf '%s\n' "----- last lines of $dir/function.log -----" >&2
-	tail -n 40 "$dir/function.log" >&2
-	die "the function did not start, or did not accept the example customer (seed.py exit $seed_rc)"
-fi
 
 # The checks. positive_data_acceptance is left out: besides 404 and 409, which
 # it tolerates, it fails requests that are valid by the schema yet rightly
@@ -205,7 +89,7 @@ checks+=,unsupported_method,allow_header_conformance,ignored_auth
 report_formats=junit,ndjson
 cmd=(
 	"$VENV/bin/schemathesis" run "$ROOT/openapi.yaml"
-	--url "$base"
+	--url "{url}"
 	--header "Authorization: Bearer local-write-key"
 	--checks "$checks"
 	--max-examples "$max_examples"
@@ -217,12 +101,12 @@ cmd=(
 )
 [[ -n "${SCHEMATHESIS_SEED:-}" ]] && cmd+=(--seed "$SCHEMATHESIS_SEED")
 cmd+=("$@")
-log "running: ${cmd[*]}"
 started=$SECONDS
 # The one narrow exclusion (non-UTF-8 bodies, which the emulator answers
 # without invoking the function) is explained in scripts/schemathesis_hooks.py.
-# Run from DIR: schemathesis keeps its crash cache in ./.schemathesis/.
-(cd "$dir" && SCHEMATHESIS_HOOKS="$ROOT/scripts/schemathesis_hooks.py" exec "${cmd[@]}")
+# Run from DIR (serve-function.sh does): schemathesis keeps its crash cache in
+# ./.schemathesis/.
+SCHEMATHESIS_HOOKS="$ROOT/scripts/schemathesis_hooks.py" "$ROOT/scripts/serve-function.sh" --dir "$dir" -- "${cmd[@]}"
 rc=$?
 elapsed=$((SECONDS - started))
 shopt -s nullglob

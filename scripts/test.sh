@@ -15,7 +15,12 @@
 #                                 the example counts and failures
 #                                 (scripts/schemathesis.sh; SCHEMATHESIS_MAX_EXAMPLES,
 #                                 SCHEMATHESIS_SEED override)
-#   5. cfn-lint template.yaml    (skipped, with a notice, while the file does not exist)
+#   5. client                    a Python client generated from openapi.yaml by
+#                                 openapi-python-client, used against the function
+#                                 served the same way (scripts/serve-function.sh,
+#                                 scripts/client_check.py): create, get, patch,
+#                                 list, lookup, a 404 and a 400 parsed as problems
+#   6. cfn-lint template.yaml    (skipped, with a notice, while the file does not exist)
 #
 # Extra arguments are passed to `cargo test` (e.g. `make test ARGS='-- patch'`).
 set -uo pipefail
@@ -32,16 +37,19 @@ stack_dir="$LOCAL_DIR/test-$$"
 cleanup() {
 	trap - EXIT INT TERM HUP
 	trap '' PIPE # a closed output pipe must not stop the cleanup (run.sh)
-	# What the schemathesis step could not stop itself (it was killed).
-	local p
-	if [[ -f "$stack_dir/schemathesis/function.pids" ]]; then
-		while read -r p; do
-			stop_pid "$p" "customers-api" "the function"
-		done <"$stack_dir/schemathesis/function.pids"
-	fi
-	if [[ -f "$stack_dir/schemathesis/watch.pid" ]]; then
-		stop_pid "$(cat "$stack_dir/schemathesis/watch.pid")" "lambda" "cargo lambda watch"
-	fi
+	# What the steps serving the function could not stop themselves (they
+	# were killed).
+	local p d
+	for d in "$stack_dir/schemathesis" "$stack_dir/client"; do
+		if [[ -f "$d/function.pids" ]]; then
+			while read -r p; do
+				stop_pid "$p" "customers-api" "the function"
+			done <"$d/function.pids"
+		fi
+		if [[ -f "$d/watch.pid" ]]; then
+			stop_pid "$(cat "$d/watch.pid")" "lambda" "cargo lambda watch"
+		fi
+	done
 	"$ROOT/scripts/stack.sh" down --dir "$stack_dir" --purge
 }
 trap cleanup EXIT
@@ -70,6 +78,8 @@ step fmt cargo fmt --check
 step clippy cargo clippy --all-targets -- -D warnings
 step test cargo test "$@"
 step schemathesis "$ROOT/scripts/schemathesis.sh" --dir "$stack_dir/schemathesis"
+step client "$ROOT/scripts/serve-function.sh" --dir "$stack_dir/client" -- \
+	"$VENV/bin/python" "$ROOT/scripts/client_check.py" --url "{url}"
 if [[ -f template.yaml ]]; then
 	step cfn-lint cfn-lint template.yaml
 else

@@ -8,7 +8,7 @@ fn kind(k: Kind) -> String {
     match k {
         Kind::Text { min: 0, max } => format!("string, ≤ {max} chars"),
         Kind::Text { min, max } => format!("string, {min}–{max} chars"),
-        Kind::Email => "email, ≤ 254 chars, local part ≤ 64".into(),
+        Kind::Email => "email (see [Unique email](#unique-email-and-concurrency)), ≤ 254 bytes (UTF-8), local part ≤ 64".into(),
         Kind::Phone => "E.164 `+[1-9]` then 6–14 digits".into(),
         Kind::Date => "`YYYY-MM-DD`, 1900-01-01 … today".into(),
         Kind::Bool => "boolean".into(),

@@ -1,7 +1,8 @@
-//! Failures DynamoDB Local cannot produce (SPEC §4, §7, §8): transaction
-//! conflicts, throttling, timeouts, a lost answer. The app gets a DynamoDB
-//! client whose responses are injected with `aws-smithy-mocks`, while every
-//! operation no rule claims still runs against the real DynamoDB Local.
+//! Failures DynamoDB Local cannot produce (SPEC §4, §7, §8, §12): transaction
+//! conflicts, throttling, timeouts, a lost answer, unprocessed keys. The app
+//! gets a DynamoDB client whose responses are injected with `aws-smithy-mocks`,
+//! while every operation no rule claims still runs against the real DynamoDB
+//! Local.
 //!
 //! How the injection reaches the wire: a mock rule decides in an interceptor,
 //! but the request would still be sent by the client's HTTP client, so a
@@ -23,6 +24,7 @@ use std::time::{Duration, Instant};
 use aws_config::SdkConfig;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::ErrorMetadata;
+use aws_sdk_dynamodb::operation::batch_get_item::{BatchGetItemInput, BatchGetItemOutput};
 use aws_sdk_dynamodb::operation::transact_write_items::{
     TransactWriteItemsError, TransactWriteItemsInput,
 };
@@ -834,4 +836,71 @@ async fn a_throttled_keyed_write_records_nothing() {
         .await;
     r.ok(200);
     assert_eq!(r.header("idempotent-replayed"), "");
+}
+
+// ---------------------------------------------------------------------------
+// Unprocessed keys of a list page (SPEC §12)
+// ---------------------------------------------------------------------------
+
+/// A rule that answers armed `BatchGetItem`s with every key unprocessed
+/// (as DynamoDB does under load), `budget` times; later calls reach
+/// DynamoDB Local.
+fn unprocessed_batch_gets(wire: &Arc<Wire>, budget: usize) -> Rule {
+    let left = Arc::new(AtomicUsize::new(budget));
+    let (w, l) = (wire.clone(), left.clone());
+    mock!(Client::batch_get_item)
+        .match_requests(move |_: &BatchGetItemInput| {
+            w.is_armed() && left.load(Ordering::SeqCst) > 0
+        })
+        .then_compute_response({
+            let w = wire.clone();
+            move |input: &BatchGetItemInput| {
+                l.fetch_sub(1, Ordering::SeqCst);
+                w.mocked.fetch_add(1, Ordering::SeqCst);
+                MockResponse::Output(
+                    BatchGetItemOutput::builder()
+                        .set_unprocessed_keys(input.request_items().cloned())
+                        .build(),
+                )
+            }
+        })
+}
+
+#[tokio::test]
+async fn unprocessed_keys_of_a_page_are_asked_for_again() {
+    let wire = Wire::new();
+    let rule = unprocessed_batch_gets(&wire, 2);
+    let t = rig(&wire, &[&rule], &[]).await;
+    for i in 0..5 {
+        t.seed(json!({"customerId": format!("u{i}")})).await;
+    }
+    wire.arm(Fault::None);
+    let r = t.list("limit=3").await;
+    r.ok(200);
+    let ids: Vec<&str> = r
+        .data()
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["customerId"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, vec!["u4", "u3", "u2"], "the whole page, in order");
+    assert_eq!(rule.num_calls(), 2, "both unprocessed answers were served");
+    assert_eq!(wire.reached("BatchGetItem"), 1);
+    assert_eq!(r.calls, 4, "Query + 3 BatchGetItem");
+    wire.disarm();
+}
+
+#[tokio::test]
+async fn keys_that_stay_unprocessed_are_503_after_bounded_retries() {
+    let wire = Wire::new();
+    let rule = unprocessed_batch_gets(&wire, usize::MAX);
+    let t = rig(&wire, &[&rule], &[]).await;
+    t.seed(json!({"customerId": "u"})).await;
+    wire.arm(Fault::None);
+    let r = t.list("").await;
+    assert_unavailable(&r);
+    assert_eq!(rule.num_calls(), MAX_ATTEMPTS as usize);
+    assert_eq!(r.calls, 1 + MAX_ATTEMPTS);
+    wire.disarm();
 }

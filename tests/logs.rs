@@ -121,6 +121,14 @@ async fn no_log_line_holds_personal_data_or_keys() {
     )
     .await
     .expect(403, "insufficient_scope");
+    // Finding customers (issue 14): the address travels in the query string.
+    let r = t.list("email=taken.secret@example.net").await;
+    r.ok(200);
+    assert_eq!(r.body["data"][0]["customerId"], "other");
+    t.list("email=taken.secret@example.net-")
+        .await
+        .expect(400, "validation_failed");
+    t.list("limit=5").await.ok(200);
     t.req(
         "DELETE",
         "/v1/customers/audit",
@@ -137,7 +145,7 @@ async fn no_log_line_holds_personal_data_or_keys() {
         .filter_map(|l| serde_json::from_str::<Value>(l).ok())
         .filter(|v| v["message"] == "request")
         .collect();
-    assert_eq!(summaries.len(), 12, "one summary line per request:\n{text}");
+    assert_eq!(summaries.len(), 15, "one summary line per request:\n{text}");
     for s in &summaries {
         for field in [
             "requestId",

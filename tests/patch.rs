@@ -368,8 +368,18 @@ fn limits() -> Vec<(Value, Value, &'static str)> {
     let s = |n: usize| "a".repeat(n);
     let meta = |n: usize| Value::Object((0..n).map(|i| (format!("k{i}"), json!("v"))).collect());
     let tags = |n: usize| Value::Array((0..n).map(|i| json!(format!("t{i}"))).collect());
-    let email =
-        |local: usize, total: usize| json!(format!("{}@{}.io", s(local), s(total - local - 4)));
+    // Domain labels of at most 63 (SPEC §4 as revised by issue 14; a single
+    // long label was accepted before).
+    let email = |local: usize, total: usize| {
+        let (mut rest, mut labels) = (total - local - 4, Vec::new());
+        while rest > 0 {
+            let n = rest.min(63);
+            labels.push(s(n));
+            rest -= n;
+            rest = rest.saturating_sub(1);
+        }
+        json!(format!("{}@{}.io", s(local), labels.join(".")))
+    };
     let today = chrono::Utc::now().date_naive();
     let tomorrow = today.succ_opt().unwrap();
     vec![

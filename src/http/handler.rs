@@ -5,10 +5,10 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use lambda_http::http::header::{CONTENT_TYPE, ETAG, LOCATION};
+use lambda_http::http::header::{CONTENT_TYPE, ETAG, LINK, LOCATION};
 use lambda_http::http::{HeaderValue, StatusCode};
 use lambda_http::{Body, Request, RequestExt, Response};
-use serde_json::{Map, Value};
+use serde_json::{Map, Value, json};
 
 use crate::auth::Keys;
 use crate::customer::create;
@@ -17,11 +17,14 @@ use crate::error::ApiError;
 use crate::http::body::{self, ACCEPT_PATCH, MAX_BODY_BYTES};
 use crate::http::idempotency;
 use crate::http::precondition::{self, IfMatch};
+use crate::http::query::{self, ListQuery};
 use crate::http::router::{self, Action};
 use crate::startup::config::Config;
+use crate::store::cursor::{self, Cursor};
 use crate::store::customers::{self, Customers};
 use crate::store::dynamo::Calls;
 use crate::store::idempotency::{Keyed, Reply, Written};
+use crate::store::item;
 
 pub struct App {
     pub config: Config,
@@ -144,15 +147,13 @@ async fn serve(
     let key_id = app.keys.authorize(req.headers(), scope).await?;
     let action = action?;
     let calls = &ctx.calls;
-    // Writes only: the header means nothing on GET (SPEC §11).
-    let idempotency_key = match action {
-        Action::Get(_) => None,
-        _ => idempotency::key(req.headers())?,
+    // Writes only: the header means nothing on a read (SPEC §11).
+    let write = !matches!(action, Action::Get(_) | Action::List);
+    let idempotency_key = match write {
+        true => idempotency::key(req.headers())?,
+        false => None,
     };
-    if idempotency_key.is_none()
-        && app.config.require_idempotency_key
-        && !matches!(action, Action::Get(_))
-    {
+    if write && idempotency_key.is_none() && app.config.require_idempotency_key {
         return Err(ApiError::IdempotencyKeyRequired);
     }
     // The record a keyed write carries, for the request as it was sent.
@@ -172,6 +173,14 @@ async fn serve(
         Action::Get(id) => {
             let s = app.customers.get(calls, &id).await?;
             Written::Fresh(Reply::customer(200, &s, None))
+        }
+        Action::List => {
+            let query = query::parse(
+                req.query_string_parameters_ref()
+                    .into_iter()
+                    .flat_map(|q| q.iter()),
+            )?;
+            return list(app, query, prefix, calls).await;
         }
         Action::Create => {
             let (doc, body) = create_doc(req)?;
@@ -238,6 +247,62 @@ async fn serve(
         Written::Fresh(r) => reply_response(r, false),
         Written::Replayed(r) => reply_response(r, true),
     })
+}
+
+/// `GET /v1/customers`: the lookup by email, or a page of the list with a
+/// `Link` to the next one.
+async fn list(
+    app: &App,
+    query: ListQuery,
+    prefix: &str,
+    calls: &Calls,
+) -> Result<Response<Body>, ApiError> {
+    let (found, next) = match query {
+        ListQuery::Email(e) => {
+            let found = app.customers.find_by_email(calls, &e.norm).await?;
+            (found.into_iter().collect::<Vec<_>>(), None)
+        }
+        ListQuery::Page {
+            limit,
+            limit_given,
+            start,
+            bounds,
+        } => {
+            let start = start.as_ref().map(|c| c.position.as_str());
+            let page = app.customers.page(calls, &bounds, start, limit).await?;
+            let next = page.next.map(|position| {
+                let token = cursor::encode(&Cursor {
+                    position,
+                    bounds: bounds.clone(),
+                });
+                let mut link = format!("{prefix}/v1/customers?cursor={token}");
+                if limit_given {
+                    link.push_str(&format!("&limit={limit}"));
+                }
+                for (name, t) in [
+                    ("createdAfter", &bounds.after),
+                    ("createdBefore", &bounds.before),
+                ] {
+                    if let Some(t) = t {
+                        link.push_str(&format!("&{name}={t}"));
+                    }
+                }
+                (token, link)
+            });
+            (page.customers, next)
+        }
+    };
+    let data: Vec<Value> = found.iter().map(|s| item::view(&s.doc)).collect();
+    let body = json!({ "data": data, "nextCursor": next.as_ref().map(|(t, _)| t) });
+    let mut r = Response::new(Body::Text(body.to_string()));
+    let h = r.headers_mut();
+    h.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    if let Some((_, link)) = next
+        && let Ok(v) = HeaderValue::from_str(&format!("<{link}>; rel=\"next\""))
+    {
+        h.insert(LINK, v);
+    }
+    Ok(r)
 }
 
 fn required_if_match(app: &App, req: &Request) -> Result<IfMatch, ApiError> {

@@ -7,6 +7,7 @@ pub mod handler;
 pub mod idempotency;
 pub mod precondition;
 pub mod problem;
+pub mod query;
 pub mod router;
 
 pub use handler::{App, RequestCtx, handle, handle_with};

@@ -10,6 +10,8 @@ use percent_encoding::percent_decode_str;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Action {
+    /// `GET /v1/customers`: the list, or the lookup by `?email=`.
+    List,
     Create,
     Get(String),
     Patch(String),
@@ -19,7 +21,7 @@ pub enum Action {
 impl Action {
     pub fn scope(&self) -> &'static str {
         match self {
-            Action::Get(_) => SCOPE_READ,
+            Action::Get(_) | Action::List => SCOPE_READ,
             _ => SCOPE_WRITE,
         }
     }
@@ -27,7 +29,7 @@ impl Action {
     /// The route template, for logs.
     pub fn route(&self) -> &'static str {
         match self {
-            Action::Create => "/v1/customers",
+            Action::Create | Action::List => "/v1/customers",
             _ => "/v1/customers/{customerId}",
         }
     }
@@ -35,7 +37,7 @@ impl Action {
     /// The customer id the action names.
     pub fn customer_id(&self) -> Option<&str> {
         match self {
-            Action::Create => None,
+            Action::Create | Action::List => None,
             Action::Get(id) | Action::Patch(id) | Action::Delete(id) => Some(id),
         }
     }
@@ -46,6 +48,7 @@ impl Action {
     pub fn checked(self) -> Result<Action, ApiError> {
         Ok(match self {
             Action::Create => Action::Create,
+            Action::List => Action::List,
             Action::Get(s) => Action::Get(customer_id(&s)?),
             Action::Patch(s) => Action::Patch(customer_id(&s)?),
             Action::Delete(s) => Action::Delete(customer_id(&s)?),
@@ -53,7 +56,7 @@ impl Action {
     }
 }
 
-const COLLECTION_ALLOW: &str = "POST";
+const COLLECTION_ALLOW: &str = "GET, POST";
 const ITEM_ALLOW: &str = "GET, PATCH, DELETE";
 
 /// The customer id named by a path segment: percent-decoded (clients encode
@@ -88,6 +91,7 @@ pub fn route(method: &Method, path: &str) -> Result<Action, ApiError> {
     match rest {
         [] => match *method {
             Method::POST => Ok(Action::Create),
+            Method::GET => Ok(Action::List),
             _ => Err(ApiError::MethodNotAllowed(COLLECTION_ALLOW)),
         },
         [id] => {
@@ -135,7 +139,16 @@ mod tests {
             r(Method::PUT, "/v1/customers/x/"),
             Err("method_not_allowed")
         );
-        assert_eq!(r(Method::GET, "/v1/customers"), Err("method_not_allowed"));
+        assert_eq!(r(Method::GET, "/v1/customers"), Ok(Action::List));
+        assert_eq!(r(Method::GET, "/prod/v1/customers/"), Ok(Action::List));
+        assert_eq!(r(Method::PUT, "/v1/customers"), Err("method_not_allowed"));
+        assert_eq!(
+            route(&Method::DELETE, "/v1/customers")
+                .map_err(|e| e.to_response("r"))
+                .err()
+                .map(|r| r.headers()["allow"].clone()),
+            Some(lambda_http::http::HeaderValue::from_static("GET, POST"))
+        );
         assert_eq!(r(Method::GET, "/v2/customers/x"), Err("route_not_found"));
         assert_eq!(r(Method::GET, "/v1/customers/x/y"), Err("route_not_found"));
         assert_eq!(r(Method::GET, "/"), Err("route_not_found"));

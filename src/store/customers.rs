@@ -48,7 +48,7 @@ impl From<StoreError> for ApiError {
 }
 
 /// Full jitter, growing from 10 ms to at most 320 ms.
-async fn backoff(attempt: u32) {
+pub(crate) async fn backoff(attempt: u32) {
     let cap = 10u64 << attempt.min(5);
     tokio::time::sleep(Duration::from_millis(fastrand::u64(1..=cap))).await;
 }

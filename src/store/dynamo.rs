@@ -25,7 +25,7 @@ use crate::store::item::{self, Item, Stored, attr};
 pub struct Calls(AtomicU32);
 
 impl Calls {
-    fn add(&self) {
+    pub(crate) fn add(&self) {
         self.0.fetch_add(1, Ordering::Relaxed);
     }
 
@@ -60,7 +60,7 @@ const THROTTLE_CODES: &[&str] = &[
     "ServiceUnavailable",
 ];
 
-pub(super) fn classify<E: ProvideErrorMetadata>(
+pub(crate) fn classify<E: ProvideErrorMetadata>(
     e: &SdkError<E, aws_smithy_runtime_api::http::Response>,
 ) -> StoreError {
     match e {
@@ -82,7 +82,7 @@ pub(super) fn classify<E: ProvideErrorMetadata>(
     }
 }
 
-fn decode(item: &Item) -> Result<Stored, StoreError> {
+pub(crate) fn decode(item: &Item) -> Result<Stored, StoreError> {
     item::stored_from_item(item).map_err(|e| StoreError::Internal(e.to_string()))
 }
 

@@ -3,6 +3,10 @@
 //!
 //! - `customer#<customerId>`: the customer; its members under their JSON
 //!   names, plus `version` (N) and `emailNorm` (S, when it holds an email).
+//!   A POST also gives it `listPk` = `customer` and `listSk` =
+//!   `<createdAt>#<customerId>`, the keys of the list index [`LIST_INDEX`]
+//!   (keys only, SPEC §12); nothing else ever writes them, so a PATCH never
+//!   writes the index.
 //! - `email#<normalized email>`: the sentinel that reserves an email, with
 //!   `owner` = the holder's `customerId`.
 //! - `idem#<record id>`: an idempotency record (`store::idempotency`): the
@@ -36,6 +40,21 @@ pub mod attr {
     pub const LOCATION: &str = "location";
     /// Epoch seconds; the table's TTL attribute.
     pub const EXPIRES_AT: &str = "expiresAt";
+    pub const LIST_PK: &str = "listPk";
+    pub const LIST_SK: &str = "listSk";
+}
+
+/// The global secondary index of the list, newest first by `listSk`.
+pub const LIST_INDEX: &str = "byCreatedAt";
+/// The one partition of the list index (SPEC §15: about 1,000 POSTs and
+/// DELETEs a second before it throttles; a sharded key would lift that at the
+/// price of one Query per shard per page).
+pub const LIST_PARTITION: &str = "customer";
+
+/// The list index's sort key: `createdAt` (fixed width, so it sorts as time)
+/// then the id, which breaks ties and makes every key unique.
+pub fn list_sk(created_at: &str, customer_id: &str) -> String {
+    format!("{created_at}#{customer_id}")
 }
 
 pub const CUSTOMER_KIND: &str = "customer";
@@ -125,6 +144,7 @@ pub fn stored_from_item(item: &Item) -> Result<Stored, Malformed> {
     })
 }
 
+/// The item a POST writes: the customer with its list index keys.
 pub fn item_from_stored(s: &Stored) -> Item {
     let mut item: Item = s.doc.iter().map(|(k, v)| (k.clone(), to_attr(v))).collect();
     item.insert(
@@ -138,6 +158,16 @@ pub fn item_from_stored(s: &Stored) -> Item {
     );
     if let Some(n) = &s.email_norm {
         item.insert(attr::EMAIL_NORM.into(), AttributeValue::S(n.clone()));
+    }
+    if let Some(created) = s.doc.get("createdAt").and_then(Value::as_str) {
+        item.insert(
+            attr::LIST_PK.into(),
+            AttributeValue::S(LIST_PARTITION.into()),
+        );
+        item.insert(
+            attr::LIST_SK.into(),
+            AttributeValue::S(list_sk(created, s.customer_id())),
+        );
     }
     item
 }

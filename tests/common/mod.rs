@@ -11,7 +11,8 @@ use std::sync::Arc;
 
 use aws_config::{BehaviorVersion, SdkConfig};
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
+    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
+    ProjectionType, ScalarAttributeType,
 };
 use aws_sdk_ssm::types::ParameterType;
 use customers_api::auth::sha256_hex;
@@ -62,23 +63,41 @@ pub fn unique(prefix: &str) -> String {
     format!("{prefix}-{}", uuid::Uuid::new_v4().simple())
 }
 
+/// The table as `template.yaml` defines it: hash key `pk` and the
+/// keys-only list index `byCreatedAt` (`listPk`, `listSk`).
 pub async fn create_table(ddb: &aws_sdk_dynamodb::Client, name: &str) {
+    let string_attr = |n: &str| {
+        AttributeDefinition::builder()
+            .attribute_name(n)
+            .attribute_type(ScalarAttributeType::S)
+            .build()
+            .unwrap()
+    };
+    let key = |n: &str, t: KeyType| {
+        KeySchemaElement::builder()
+            .attribute_name(n)
+            .key_type(t)
+            .build()
+            .unwrap()
+    };
+    let list_index = GlobalSecondaryIndex::builder()
+        .index_name("byCreatedAt")
+        .key_schema(key("listPk", KeyType::Hash))
+        .key_schema(key("listSk", KeyType::Range))
+        .projection(
+            Projection::builder()
+                .projection_type(ProjectionType::KeysOnly)
+                .build(),
+        )
+        .build()
+        .unwrap();
     ddb.create_table()
         .table_name(name)
-        .attribute_definitions(
-            AttributeDefinition::builder()
-                .attribute_name("pk")
-                .attribute_type(ScalarAttributeType::S)
-                .build()
-                .unwrap(),
-        )
-        .key_schema(
-            KeySchemaElement::builder()
-                .attribute_name("pk")
-                .key_type(KeyType::Hash)
-                .build()
-                .unwrap(),
-        )
+        .attribute_definitions(string_attr("pk"))
+        .attribute_definitions(string_attr("listPk"))
+        .attribute_definitions(string_attr("listSk"))
+        .key_schema(key("pk", KeyType::Hash))
+        .global_secondary_indexes(list_index)
         .billing_mode(BillingMode::PayPerRequest)
         .send()
         .await
@@ -223,8 +242,10 @@ impl Resp {
     }
 }
 
-/// An API Gateway HTTP API (payload 2.0) event.
+/// An API Gateway HTTP API (payload 2.0) event. A `?` in `path` starts the
+/// raw query string (sent as is: encode it yourself).
 pub fn event(method: &str, path: &str, headers: &[(&str, &str)], body: Option<&str>) -> Request {
+    let (path, query) = path.split_once('?').unwrap_or((path, ""));
     let h: serde_json::Map<String, Value> = headers
         .iter()
         .map(|(k, v)| (k.to_ascii_lowercase(), Value::String((*v).to_owned())))
@@ -233,7 +254,7 @@ pub fn event(method: &str, path: &str, headers: &[(&str, &str)], body: Option<&s
         "version": "2.0",
         "routeKey": "$default",
         "rawPath": path,
-        "rawQueryString": "",
+        "rawQueryString": query,
         "headers": h,
         "requestContext": {
             "accountId": "123456789012",
@@ -362,6 +383,17 @@ impl TestApp {
         let mut h = vec![("authorization", WRITE)];
         h.extend_from_slice(headers);
         self.req("DELETE", &format!("/v1/customers/{id}"), &h, None)
+            .await
+    }
+
+    /// `GET /v1/customers?<query>` with the read key (`query` raw, encoded).
+    pub async fn list(&self, query: &str) -> Resp {
+        let path = if query.is_empty() {
+            "/v1/customers".to_owned()
+        } else {
+            format!("/v1/customers?{query}")
+        };
+        self.req("GET", &path, &[("authorization", READ)], None)
             .await
     }
 

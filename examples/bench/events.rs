@@ -15,6 +15,11 @@ pub(crate) enum Kind {
     PatchKeyed,
     /// The same keyed PATCH again: answered from its record.
     Replay,
+    /// `GET /v1/customers?email=` (issue 14).
+    Lookup,
+    /// A list page of 20, and of 100.
+    Page20,
+    Page100,
 }
 
 impl Kind {
@@ -29,10 +34,15 @@ impl Kind {
     /// versions of the others still say whether every PATCH wrote.
     pub(crate) const KEYED: [Kind; 2] = [Kind::PatchKeyed, Kind::Replay];
 
+    /// The finding rows (issue 14): reads, so they leave every version as is.
+    pub(crate) const FIND: [Kind; 3] = [Kind::Lookup, Kind::Page20, Kind::Page100];
+
     /// The customers the handler and the raw calls work on.
     pub(crate) fn ids(self) -> (&'static str, &'static str) {
         match self {
-            Kind::PatchKeyed | Kind::Replay => ("bench-kh", "bench-kr"),
+            Kind::PatchKeyed | Kind::Replay | Kind::Lookup | Kind::Page20 | Kind::Page100 => {
+                ("bench-kh", "bench-kr")
+            }
             _ => ("bench-h", "bench-r"),
         }
     }
@@ -45,6 +55,9 @@ impl Kind {
             Kind::PatchEmail => "PATCH email (change)",
             Kind::PatchKeyed => "PATCH name, Idempotency-Key",
             Kind::Replay => "replay of a keyed PATCH",
+            Kind::Lookup => "GET ?email= (lookup)",
+            Kind::Page20 => "GET list, page of 20",
+            Kind::Page100 => "GET list, page of 100",
         }
     }
 
@@ -56,13 +69,16 @@ impl Kind {
             Kind::PatchEmail => "patch_email",
             Kind::PatchKeyed => "patch_keyed",
             Kind::Replay => "replay",
+            Kind::Lookup => "lookup",
+            Kind::Page20 => "page_20",
+            Kind::Page100 => "page_100",
         }
     }
 
     /// SPEC §8.
     pub(crate) fn expected_calls(self) -> u32 {
         match self {
-            Kind::PatchEmail | Kind::PatchKeyed => 2,
+            Kind::PatchEmail | Kind::PatchKeyed | Kind::Lookup | Kind::Page20 | Kind::Page100 => 2,
             _ => 1,
         }
     }
@@ -74,6 +90,9 @@ impl Kind {
             Kind::PatchEmail => "UpdateItem(refused, ALL_OLD) + TransactWriteItems(3)",
             Kind::PatchKeyed => "BatchGetItem(2) + TransactWriteItems(2)",
             Kind::Replay => "BatchGetItem(2)",
+            Kind::Lookup => "GetItem(sentinel) + GetItem(customer)",
+            Kind::Page20 => "Query(21 keys) + BatchGetItem(20)",
+            Kind::Page100 => "Query(101 keys) + BatchGetItem(100)",
         }
     }
 }
@@ -101,9 +120,15 @@ pub(crate) fn city_of(i: usize) -> &'static str {
 /// An API Gateway HTTP API (payload 2.0) event; `i` alternates the written
 /// value so that every PATCH really writes.
 pub(crate) fn event(kind: Kind, id: &str, i: usize) -> String {
+    match kind {
+        Kind::Lookup => return list_event(&[("email", &email_of(id, 1))]),
+        Kind::Page20 => return list_event(&[("limit", "20")]),
+        Kind::Page100 => return list_event(&[("limit", "100")]),
+        _ => {}
+    }
     let path = format!("/v1/customers/{id}");
     let (method, auth, body) = match kind {
-        Kind::Get => ("GET", READ_KEY, None),
+        Kind::Get | Kind::Lookup | Kind::Page20 | Kind::Page100 => ("GET", READ_KEY, None),
         Kind::PatchName | Kind::PatchKeyed | Kind::Replay => (
             "PATCH",
             WRITE_KEY,
@@ -126,6 +151,28 @@ pub(crate) fn event(kind: Kind, id: &str, i: usize) -> String {
         Kind::Replay => with_key(&ev, "bench-key-replay"),
         _ => ev,
     }
+}
+
+/// `GET /v1/customers` with these query parameters.
+fn list_event(query: &[(&str, &str)]) -> String {
+    let mut v: serde_json::Value =
+        serde_json::from_str(&raw_event("GET", "/v1/customers", READ_KEY, None, None))
+            .unwrap_or_default();
+    let raw: Vec<String> = query
+        .iter()
+        .map(|(k, val)| {
+            format!(
+                "{k}={}",
+                percent_encoding::utf8_percent_encode(val, percent_encoding::NON_ALPHANUMERIC)
+            )
+        })
+        .collect();
+    v["rawQueryString"] = json!(raw.join("&"));
+    v["queryStringParameters"] = query
+        .iter()
+        .map(|(k, val)| ((*k).to_owned(), json!(val)))
+        .collect();
+    v.to_string()
 }
 
 fn with_key(ev: &str, key: &str) -> String {

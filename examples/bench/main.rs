@@ -179,13 +179,17 @@ async fn run() -> Res<()> {
         ids.push(format!("tp-h-{w}"));
         ids.push(format!("tp-r-{w}"));
     }
+    // Enough customers for a page of 100 (the list rows).
+    for i in 0..40 {
+        ids.push(format!("list-{i}"));
+    }
     for id in &ids {
         seed(&b.app, id).await?;
     }
 
     // 1. Warm path.
     let mut warm = Vec::new();
-    for kind in Kind::ALL.into_iter().chain(Kind::KEYED) {
+    for kind in Kind::ALL.into_iter().chain(Kind::KEYED).chain(Kind::FIND) {
         progress(&format!(
             "warm path: {} ({} + {} requests, handler and raw interleaved)",
             kind.label(),

@@ -61,7 +61,70 @@ impl Raw {
                 .read_with_record(id, "idem#raw-replay")
                 .await
                 .map(|_| ()),
+            Kind::Lookup => self.lookup(&email_of(id, 1)).await,
+            Kind::Page20 => self.page(20).await,
+            Kind::Page100 => self.page(100).await,
         }
+    }
+
+    /// `?email=`: the sentinel, then its owner, both consistent.
+    async fn lookup(&self, email: &str) -> Res<()> {
+        let sentinel = self
+            .ddb
+            .get_item()
+            .table_name(&self.table)
+            .key("pk", s(format!("email#{email}")))
+            .consistent_read(true)
+            .send()
+            .await?
+            .item
+            .ok_or("raw lookup: no sentinel")?;
+        let owner = match sentinel.get("owner") {
+            Some(AttributeValue::S(o)) => o.clone(),
+            _ => return Err("raw lookup: no owner".into()),
+        };
+        self.get(&owner).await
+    }
+
+    /// A list page: `n + 1` keys of the index (the extra one says whether a
+    /// next page exists), then the first `n` customers, consistent.
+    async fn page(&self, n: usize) -> Res<()> {
+        let out = self
+            .ddb
+            .query()
+            .table_name(&self.table)
+            .index_name("byCreatedAt")
+            .key_condition_expression("#p = :p")
+            .expression_attribute_names("#p", "listPk")
+            .expression_attribute_values(":p", s("customer"))
+            .scan_index_forward(false)
+            .limit(i32::try_from(n + 1)?)
+            .send()
+            .await?;
+        let mut keys = KeysAndAttributes::builder().consistent_read(true);
+        let items = out.items.unwrap_or_default();
+        if items.len() < n {
+            return Err(format!("raw page: {} keys, {n} wanted", items.len()).into());
+        }
+        for it in items.iter().take(n) {
+            let pk = it.get("pk").cloned().ok_or("raw page: key without pk")?;
+            keys = keys.keys(HashMap::from([("pk".to_owned(), pk)]));
+        }
+        let got = self
+            .ddb
+            .batch_get_item()
+            .request_items(&self.table, keys.build()?)
+            .send()
+            .await?;
+        let found = got
+            .responses
+            .unwrap_or_default()
+            .remove(&self.table)
+            .unwrap_or_default();
+        if found.len() != n {
+            return Err(format!("raw page: {} customers, {n} wanted", found.len()).into());
+        }
+        Ok(())
     }
 
     /// The record and the customer in one consistent `BatchGetItem`; the

@@ -5,8 +5,8 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType,
-    ScalarAttributeType,
+    AttributeDefinition, AttributeValue, BillingMode, GlobalSecondaryIndex, KeySchemaElement,
+    KeyType, Projection, ProjectionType, ScalarAttributeType,
 };
 use aws_sdk_ssm::types::ParameterType;
 use customers_api::auth::sha256_hex;
@@ -71,10 +71,45 @@ pub(crate) async fn setup() -> Res<Bench> {
                 .attribute_type(ScalarAttributeType::S)
                 .build()?,
         )
+        .attribute_definitions(
+            AttributeDefinition::builder()
+                .attribute_name("listPk")
+                .attribute_type(ScalarAttributeType::S)
+                .build()?,
+        )
+        .attribute_definitions(
+            AttributeDefinition::builder()
+                .attribute_name("listSk")
+                .attribute_type(ScalarAttributeType::S)
+                .build()?,
+        )
         .key_schema(
             KeySchemaElement::builder()
                 .attribute_name("pk")
                 .key_type(KeyType::Hash)
+                .build()?,
+        )
+        // The list index, as template.yaml has it (so POSTs pay for it too).
+        .global_secondary_indexes(
+            GlobalSecondaryIndex::builder()
+                .index_name("byCreatedAt")
+                .key_schema(
+                    KeySchemaElement::builder()
+                        .attribute_name("listPk")
+                        .key_type(KeyType::Hash)
+                        .build()?,
+                )
+                .key_schema(
+                    KeySchemaElement::builder()
+                        .attribute_name("listSk")
+                        .key_type(KeyType::Range)
+                        .build()?,
+                )
+                .projection(
+                    Projection::builder()
+                        .projection_type(ProjectionType::KeysOnly)
+                        .build(),
+                )
                 .build()?,
         )
         .billing_mode(BillingMode::PayPerRequest)

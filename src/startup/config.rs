@@ -30,14 +30,14 @@ pub struct ConfigError {
     pub problem: String,
 }
 
-fn err(var: &'static str, problem: impl Into<String>) -> ConfigError {
+pub(crate) fn err(var: &'static str, problem: impl Into<String>) -> ConfigError {
     ConfigError {
         var,
         problem: problem.into(),
     }
 }
 
-fn required(
+pub(crate) fn required(
     get: &impl Fn(&str) -> Option<String>,
     var: &'static str,
 ) -> Result<String, ConfigError> {
@@ -47,7 +47,7 @@ fn required(
     }
 }
 
-fn number(
+pub(crate) fn number(
     get: &impl Fn(&str) -> Option<String>,
     var: &'static str,
     default: u64,
@@ -101,14 +101,7 @@ impl Config {
         let require_if_match = boolean(&get, "REQUIRE_IF_MATCH")?;
         let idempotency_ttl = number(&get, "IDEMPOTENCY_TTL_SECONDS", 86_400, 60, 604_800)?;
         let require_idempotency_key = boolean(&get, "REQUIRE_IDEMPOTENCY_KEY")?;
-        let attempt_ms = number(&get, "SDK_ATTEMPT_TIMEOUT_MS", 1_000, 50, 60_000)?;
-        let operation_ms = number(&get, "SDK_OPERATION_TIMEOUT_MS", 3_000, 50, 120_000)?;
-        if operation_ms < attempt_ms {
-            return Err(err(
-                "SDK_OPERATION_TIMEOUT_MS",
-                "must be at least SDK_ATTEMPT_TIMEOUT_MS",
-            ));
-        }
+        let (attempt_timeout, operation_timeout) = sdk_timeouts(&get)?;
         Ok(Config {
             table_name,
             api_keys_parameter,
@@ -118,10 +111,29 @@ impl Config {
             require_if_match,
             idempotency_ttl: Duration::from_secs(idempotency_ttl),
             require_idempotency_key,
-            attempt_timeout: Duration::from_millis(attempt_ms),
-            operation_timeout: Duration::from_millis(operation_ms),
+            attempt_timeout,
+            operation_timeout,
         })
     }
+}
+
+/// `SDK_ATTEMPT_TIMEOUT_MS` and `SDK_OPERATION_TIMEOUT_MS` (both functions
+/// read them).
+pub(crate) fn sdk_timeouts(
+    get: &impl Fn(&str) -> Option<String>,
+) -> Result<(Duration, Duration), ConfigError> {
+    let attempt_ms = number(get, "SDK_ATTEMPT_TIMEOUT_MS", 1_000, 50, 60_000)?;
+    let operation_ms = number(get, "SDK_OPERATION_TIMEOUT_MS", 3_000, 50, 120_000)?;
+    if operation_ms < attempt_ms {
+        return Err(err(
+            "SDK_OPERATION_TIMEOUT_MS",
+            "must be at least SDK_ATTEMPT_TIMEOUT_MS",
+        ));
+    }
+    Ok((
+        Duration::from_millis(attempt_ms),
+        Duration::from_millis(operation_ms),
+    ))
 }
 
 #[cfg(test)]

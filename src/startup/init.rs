@@ -2,6 +2,8 @@
 //! `SdkConfig` with timeouts, both clients, keys fetched and the DynamoDB
 //! connection opened before the first request.
 
+use std::time::Duration;
+
 use aws_config::environment::{
     EnvironmentVariableCredentialsProvider, EnvironmentVariableRegionProvider,
 };
@@ -22,11 +24,17 @@ use crate::store::customers::Customers;
 use crate::store::dynamo::Store;
 
 pub async fn sdk_config(config: &Config) -> SdkConfig {
+    sdk_config_with(config.attempt_timeout, config.operation_timeout).await
+}
+
+/// The shared `SdkConfig` with these timeouts (the events function has no
+/// `Config` of the API's).
+pub async fn sdk_config_with(attempt: Duration, operation: Duration) -> SdkConfig {
     let timeouts = TimeoutConfig::builder()
-        .connect_timeout(config.attempt_timeout)
-        .read_timeout(config.attempt_timeout)
-        .operation_attempt_timeout(config.attempt_timeout)
-        .operation_timeout(config.operation_timeout)
+        .connect_timeout(attempt)
+        .read_timeout(attempt)
+        .operation_attempt_timeout(attempt)
+        .operation_timeout(operation)
         .build();
     let loader = aws_config::defaults(BehaviorVersion::latest())
         .http_client(https_client())

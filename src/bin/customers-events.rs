@@ -1,0 +1,50 @@
+//! The change-events function: DynamoDB stream batches in, EventBridge
+//! events out, `ReportBatchItemFailures` back (SPEC §13).
+
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use aws_lambda_events::dynamodb::Event;
+use customers_api::events;
+use customers_api::startup::events::{EventsConfig, app};
+use customers_api::startup::{init, logging, tls};
+use lambda_runtime::{Error, LambdaEvent, service_fn};
+
+// As customers-api: the runtime is built after `select_bundle_file`.
+fn main() -> Result<(), Error> {
+    logging::init();
+    // SAFETY: no thread has been started yet; logging starts none.
+    unsafe { tls::select_bundle_file() };
+    let config = match EventsConfig::from_env() {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::error!(variable = e.var, "{e}");
+            eprintln!("customers-events: {e}");
+            std::process::exit(2);
+        }
+    };
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?
+        .block_on(serve(config))
+}
+
+async fn serve(config: EventsConfig) -> Result<(), Error> {
+    let sdk = init::sdk_config_with(config.attempt_timeout, config.operation_timeout).await;
+    let app = Arc::new(app(&config, aws_sdk_eventbridge::Client::new(&sdk)));
+    // No call starts later than one operation timeout (and a margin) before
+    // the invocation's deadline: what is left goes back to the stream.
+    let margin = config.operation_timeout + Duration::from_millis(500);
+    lambda_runtime::run(service_fn(move |ev: LambdaEvent<Event>| {
+        let app = app.clone();
+        let deadline = (ev.context.deadline > 0)
+            .then(|| ev.context.deadline())
+            .and_then(|d| d.duration_since(SystemTime::now()).ok())
+            .map(|left| Instant::now() + left.saturating_sub(margin));
+        async move {
+            let (response, _) = events::handle(&app, &ev.payload, deadline).await;
+            Ok::<_, std::convert::Infallible>(response)
+        }
+    }))
+    .await
+}

@@ -15,7 +15,7 @@ use crate::events::change::{Change, Kind};
 use crate::events::diff;
 use crate::store::item;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub enum Mode {
     /// The customer as GET shows it, plus what changed and its old values.
     #[default]

@@ -3,18 +3,24 @@
 //! jittered backoff) without letting a customer's later event overtake an
 //! earlier one that failed.
 //!
-//! The order rule: once an event of a customer has failed, that customer's
-//! later events wait until it is delivered. Events of one customer that go
-//! out in the same call are accepted or refused entry by entry, which no
-//! sender can order; `version` orders them for the consumer. Once an event
-//! has used up its attempts, nothing after it in the stream is sent: the
-//! stream will deliver that record and every later one again (see
+//! The order rule: a customer's event is sent only once every earlier event
+//! of that customer in the batch has been accepted. So a call carries at
+//! most one event per customer (EventBridge accepts or refuses the entries
+//! of a call one by one, so two of one customer in one call could land in
+//! the wrong order), and after a failure that customer's later events wait
+//! for the retry to succeed. Other customers' events go on meanwhile. Once
+//! an event has used up its attempts, nothing after it in the stream is
+//! sent: the stream delivers that record and every later one again (see
 //! `handler`), so sending them now would only make duplicates.
+//!
+//! The cost of the rule is one call per event for a burst of one customer's
+//! writes within one batch; a batch of many customers still fills its calls.
 
 use std::collections::{BTreeMap, HashSet};
 use std::time::{Duration, Instant};
 
 use aws_sdk_eventbridge::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_eventbridge::operation::put_events::PutEventsError;
 use aws_sdk_eventbridge::types::PutEventsRequestEntry;
 use aws_smithy_types::DateTime;
 use aws_smithy_types::date_time::Format;
@@ -115,24 +121,22 @@ impl Retry {
     }
 }
 
-/// The events the next call carries: in stream order, skipping delivered
-/// ones, the later events of a customer whose earlier event failed, and
-/// everything after an event that gave up; as many as fit in one call
-/// (at least one, so an oversized entry gets its refusal from EventBridge).
+/// The events the next call carries: in stream order, the first event not
+/// yet delivered of each customer, until an event that gave up; as many as
+/// fit in one call (at least one, so an oversized entry gets its refusal
+/// from EventBridge).
 pub fn next_call(states: &[State], customers: &[&str], sizes: &[usize]) -> Vec<usize> {
-    let mut waiting: HashSet<&str> = HashSet::new();
+    // Customers whose earliest undelivered event has been seen.
+    let mut seen: HashSet<&str> = HashSet::new();
     let (mut out, mut bytes) = (Vec::new(), 0);
     for (i, state) in states.iter().enumerate() {
-        let failures = match state {
+        match state {
             State::Delivered => continue,
             State::GaveUp => break,
-            State::Pending { failures } => *failures,
-        };
-        if waiting.contains(customers[i]) {
-            continue;
+            State::Pending { .. } => {}
         }
-        if failures > 0 {
-            waiting.insert(customers[i]);
+        if !seen.insert(customers[i]) {
+            continue;
         }
         if out.len() == MAX_ENTRIES || (!out.is_empty() && bytes + sizes[i] > MAX_CALL_BYTES) {
             break;
@@ -269,9 +273,13 @@ impl Publisher {
 }
 
 /// A name for a failed call, without its message (which may quote input).
-fn call_error<E: ProvideErrorMetadata, R>(e: &SdkError<E, R>) -> String {
+fn call_error<R>(e: &SdkError<PutEventsError, R>) -> String {
     match e {
-        SdkError::ServiceError(s) => s.err().code().unwrap_or("ServiceError").to_owned(),
+        SdkError::ServiceError(s) => match s.err() {
+            PutEventsError::InternalException(_) => "InternalException",
+            other => other.code().unwrap_or("ServiceError"),
+        }
+        .to_owned(),
         SdkError::TimeoutError(_) => "Timeout".to_owned(),
         SdkError::DispatchFailure(_) => "DispatchFailure".to_owned(),
         SdkError::ResponseError(_) => "ResponseError".to_owned(),
@@ -314,18 +322,19 @@ mod tests {
     }
 
     #[test]
-    fn a_failed_event_holds_back_its_customers_later_events_only() {
+    fn a_customers_event_waits_for_its_earlier_ones() {
         let customers = ["a", "b", "a", "c", "a"];
         let sizes = [10; 5];
-        // a's first event failed: it is retried, a's later ones wait.
-        assert_eq!(next_call(&[F, D, P, P, P], &customers, &sizes), vec![0, 3]);
-        // Once it is delivered, they go.
-        assert_eq!(next_call(&[D, D, P, D, P], &customers, &sizes), vec![2, 4]);
-        // Unfailed events of one customer share a call, in order.
+        // One event per customer and call, the earliest.
         assert_eq!(
             next_call(&[P, P, P, P, P], &customers, &sizes),
-            vec![0, 1, 2, 3, 4]
+            vec![0, 1, 3]
         );
+        // a's first event failed: it is retried, a's later ones wait.
+        assert_eq!(next_call(&[F, D, P, D, P], &customers, &sizes), vec![0]);
+        // Once it is delivered, the next one goes.
+        assert_eq!(next_call(&[D, D, P, D, P], &customers, &sizes), vec![2]);
+        assert_eq!(next_call(&[D, D, D, D, P], &customers, &sizes), vec![4]);
     }
 
     #[test]

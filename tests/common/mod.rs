@@ -12,6 +12,7 @@ use std::sync::Arc;
 use aws_config::{BehaviorVersion, SdkConfig};
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
+    StreamSpecification, StreamViewType,
 };
 use aws_sdk_ssm::types::ParameterType;
 use customers_api::auth::sha256_hex;
@@ -80,6 +81,14 @@ pub async fn create_table(ddb: &aws_sdk_dynamodb::Client, name: &str) {
                 .unwrap(),
         )
         .billing_mode(BillingMode::PayPerRequest)
+        // As template.yaml: the change-events function reads this stream.
+        .stream_specification(
+            StreamSpecification::builder()
+                .stream_enabled(true)
+                .stream_view_type(StreamViewType::NewAndOldImages)
+                .build()
+                .unwrap(),
+        )
         .send()
         .await
         .unwrap_or_else(|e| {

@@ -867,3 +867,54 @@ async fn sentinel_and_idempotency_records_are_skipped_in_code() {
     assert_eq!((summary.skipped, summary.published), (2, 0));
     assert!(wire.lock().unwrap().calls.is_empty());
 }
+
+// ---------------------------------------------------------------------------
+// The events function's logs
+// ---------------------------------------------------------------------------
+
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn the_batch_logs_hold_counts_not_customers() {
+    let sink = Captured::default();
+    let writer = sink.clone();
+    customers_api::startup::logging::init_with("debug", move || writer.clone());
+    let t = TestApp::new().await;
+    let mut stream = Stream::open(&t).await;
+    life(&t).await;
+    let mut records = stream.read().await;
+    // Delivered, partly refused, and unreadable batches.
+    let bus = Bus::new().await;
+    deliver(&bus.app(Mode::Full), &records, 100).await;
+    let (client, _) = mocked(Faults {
+        calls: HashSet::from([0]),
+        ..Faults::default()
+    });
+    handle(&faulty_app(client, 1), &batch(&records), None).await;
+    let last = records.iter().rposition(is_customer_record).unwrap();
+    records[last]["dynamodb"]["OldImage"]
+        .as_object_mut()
+        .unwrap()
+        .remove("version");
+    let (client, _) = mocked(Faults::default());
+    handle(&faulty_app(client, 3), &batch(&records), None).await;
+
+    let logs = String::from_utf8(sink.0.lock().unwrap().clone()).unwrap();
+    assert!(logs.contains("stream batch delivered"), "{logs}");
+    assert!(logs.contains("stream batch partly delivered"), "{logs}");
+    assert!(logs.contains("cannot be read"), "{logs}");
+    for v in VALUES {
+        assert!(!logs.contains(v), "`{v}` in the logs:\n{logs}");
+    }
+}

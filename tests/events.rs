@@ -918,3 +918,99 @@ async fn the_batch_logs_hold_counts_not_customers() {
         assert!(!logs.contains(v), "`{v}` in the logs:\n{logs}");
     }
 }
+
+// ---------------------------------------------------------------------------
+// The event source mapping's filter, as template.yaml writes it
+// ---------------------------------------------------------------------------
+
+fn template_filters() -> Vec<Value> {
+    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/template.yaml"))
+        .expect("template.yaml");
+    let t: serde_yaml_ng::Value = serde_yaml_ng::from_str(&text).expect("template.yaml is YAML");
+    let filters = &t["Resources"]["EventsFunction"]["Properties"]["Events"]["TableStream"]["Properties"]
+        ["FilterCriteria"]["Filters"];
+    filters
+        .as_sequence()
+        .expect("the stream's event source mapping has filters")
+        .iter()
+        .map(|f| serde_json::from_str(f["Pattern"].as_str().expect("a pattern")).unwrap())
+        .collect()
+}
+
+/// Lambda's filter syntax is EventBridge's event pattern syntax; moto's
+/// EventBridge applies it. Each of the template's patterns becomes a rule
+/// (on the event's `detail`, where the record is put), and the records of a
+/// customer's life go through: the customers' records pass (a record
+/// passes when any filter matches), the sentinels' and the idempotency
+/// record's do not.
+#[tokio::test]
+async fn the_templates_filter_passes_customers_records_only() {
+    let t = TestApp::new().await;
+    let mut stream = Stream::open(&t).await;
+    life(&t).await;
+    let records = stream.read().await;
+    let bus = Bus::new().await;
+    let eb = aws_sdk_eventbridge::Client::new(&bus.sdk);
+    let queue_arn = bus
+        .sqs
+        .get_queue_attributes()
+        .queue_url(&bus.queue)
+        .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
+        .send()
+        .await
+        .unwrap()
+        .attributes()
+        .and_then(|a| {
+            a.get(&aws_sdk_sqs::types::QueueAttributeName::QueueArn)
+                .cloned()
+        })
+        .unwrap();
+    let filters = template_filters();
+    assert_eq!(filters.len(), 2);
+    for (n, pattern) in filters.iter().enumerate() {
+        let rule = format!("filter-{n}");
+        eb.put_rule()
+            .name(&rule)
+            .event_bus_name(&bus.name)
+            .event_pattern(json!({"source": ["filter-test"], "detail": pattern}).to_string())
+            .send()
+            .await
+            .unwrap();
+        eb.put_targets()
+            .rule(&rule)
+            .event_bus_name(&bus.name)
+            .targets(
+                aws_sdk_eventbridge::types::Target::builder()
+                    .id("queue")
+                    .arn(&queue_arn)
+                    .build()
+                    .unwrap(),
+            )
+            .send()
+            .await
+            .unwrap();
+    }
+    for r in &records {
+        let entry = aws_sdk_eventbridge::types::PutEventsRequestEntry::builder()
+            .source("filter-test")
+            .detail_type("record")
+            .detail(r.to_string())
+            .event_bus_name(&bus.name)
+            .build();
+        let out = eb.put_events().entries(entry).send().await.unwrap();
+        assert_eq!(out.failed_entry_count(), 0);
+    }
+    let passed: HashSet<String> = bus
+        .drain()
+        .await
+        .iter()
+        .map(|(_, e)| seq(&e["detail"]))
+        .collect();
+    let customers: HashSet<String> = records
+        .iter()
+        .filter(|r| is_customer_record(r))
+        .map(seq)
+        .collect();
+    assert_eq!(customers.len(), 9);
+    assert_eq!(passed, customers);
+}

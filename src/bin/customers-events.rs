@@ -2,11 +2,11 @@
 //! events out, `ReportBatchItemFailures` back (SPEC §13).
 
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::SystemTime;
 
 use aws_lambda_events::dynamodb::Event;
 use customers_api::events;
-use customers_api::startup::events::{EventsConfig, app};
+use customers_api::startup::events::{EventsConfig, app, last_call};
 use customers_api::startup::{init, logging, tls};
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 
@@ -32,17 +32,11 @@ fn main() -> Result<(), Error> {
 async fn serve(config: EventsConfig) -> Result<(), Error> {
     let sdk = init::sdk_config_with(config.attempt_timeout, config.operation_timeout).await;
     let app = Arc::new(app(&config, aws_sdk_eventbridge::Client::new(&sdk)));
-    // No call starts later than one operation timeout (and a margin) before
-    // the invocation's deadline: what is left goes back to the stream.
-    let margin = config.operation_timeout + Duration::from_millis(500);
     lambda_runtime::run(service_fn(move |ev: LambdaEvent<Event>| {
         let app = app.clone();
-        let deadline = (ev.context.deadline > 0)
-            .then(|| ev.context.deadline())
-            .and_then(|d| d.duration_since(SystemTime::now()).ok())
-            .map(|left| Instant::now() + left.saturating_sub(margin));
+        let last_call = last_call(ev.context.deadline, SystemTime::now(), &config);
         async move {
-            let (response, _) = events::handle(&app, &ev.payload, deadline).await;
+            let (response, _) = events::handle(&app, &ev.payload, last_call).await;
             Ok::<_, std::convert::Infallible>(response)
         }
     }))

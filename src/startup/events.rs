@@ -2,7 +2,7 @@
 //! environment and validated once (a bad `EVENT_DETAIL` stops it before the
 //! first batch), and its app.
 
-use std::time::Duration;
+use std::time::{Duration, Instant, SystemTime};
 
 use crate::events::EventsApp;
 use crate::events::detail::Mode;
@@ -45,6 +45,20 @@ pub fn app(config: &EventsConfig, client: aws_sdk_eventbridge::Client) -> Events
     }
 }
 
+/// The last moment a `PutEvents` call may start in an invocation whose
+/// deadline is `deadline_ms` (epoch milliseconds, from the Runtime API): one
+/// operation timeout and a margin before it, so the function answers before
+/// Lambda stops it. No deadline (0) means none.
+pub fn last_call(deadline_ms: u64, now: SystemTime, config: &EventsConfig) -> Option<Instant> {
+    if deadline_ms == 0 {
+        return None;
+    }
+    let margin = config.operation_timeout + Duration::from_millis(500);
+    let deadline = SystemTime::UNIX_EPOCH + Duration::from_millis(deadline_ms);
+    let left = deadline.duration_since(now).unwrap_or_default();
+    Some(Instant::now() + left.saturating_sub(margin))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -65,6 +79,20 @@ mod tests {
         assert_eq!((c.bus.as_str(), c.mode), ("customers", Mode::Full));
         let c = cfg(&[("EVENT_BUS_NAME", "b"), ("EVENT_DETAIL", "ids")]).unwrap();
         assert_eq!(c.mode, Mode::Ids);
+    }
+
+    #[test]
+    fn the_last_call_leaves_an_operation_timeout_before_the_deadline() {
+        let c = cfg(&[("EVENT_BUS_NAME", "b")]).unwrap();
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000);
+        assert_eq!(last_call(0, now, &c), None);
+        let before = Instant::now();
+        let at = last_call(1_030_000, now, &c).unwrap();
+        // 30 s left, minus 3 s of operation timeout and 0.5 s.
+        assert!(at >= before + Duration::from_millis(26_500));
+        assert!(at <= Instant::now() + Duration::from_millis(26_500));
+        // A deadline already past: no call at all.
+        assert!(last_call(999_000, now, &c).unwrap() <= Instant::now());
     }
 
     #[test]

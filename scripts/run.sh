@@ -1,17 +1,25 @@
 #!/usr/bin/env bash
 # `make run`: serves the function locally, against real AWS DynamoDB Local and
 # moto's SSM, through `cargo lambda watch` (which routes the real paths, see
-# [package.metadata.lambda.watch.router] in Cargo.toml, and rebuilds on change).
+# [package.metadata.lambda.watch.router] in Cargo.toml, and rebuilds on change);
+# and the change-events function behind the table's stream.
 #
-#   1. starts the stack on DYNAMODB_PORT (8000) and SSM_PORT (5000), or reuses
-#      the one `make stack-up` left running;
-#   2. creates TABLE_NAME (customers) and writes the keys parameter
-#      API_KEYS_PARAMETER (/customers-api/api-keys);
+#   1. starts the stack on DYNAMODB_PORT (8000) and SSM_PORT (5000, moto: also
+#      EventBridge and SQS), or reuses the one `make stack-up` left running;
+#   2. creates TABLE_NAME (customers, with its stream) and writes the keys
+#      parameter API_KEYS_PARAMETER (/customers-api/api-keys); creates the bus
+#      EVENT_BUS_NAME (customers-events), the queue EVENTS_QUEUE
+#      (customers-events) and the rule between them;
 #   3. runs `cargo lambda watch --invoke-port PORT` (9000) with those variables;
-#   4. once the function answers (the first build takes minutes), seeds the
-#      example customer and prints the URL, the local keys and a curl example.
+#   4. runs scripts/stream_poller.py, which reads the table's stream and
+#      invokes `customers-events` through the watcher, as Lambda's event source
+#      mapping would (EVENT_DETAIL: full, changes or ids);
+#   5. once the function answers (the first build takes minutes), seeds the
+#      example customer and prints the URL, the local keys, a curl example and
+#      how to watch the events.
 #
-# Ctrl-C stops the watcher, the function and the stack this script started.
+# Ctrl-C stops the watcher, the functions, the poller and the stack this
+# script started.
 set -euo pipefail
 # shellcheck source=scripts/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -22,6 +30,9 @@ PORT="${PORT:-9000}"
 INVOKE_ADDRESS="${INVOKE_ADDRESS:-127.0.0.1}"
 export TABLE_NAME="${TABLE_NAME:-customers}"
 export API_KEYS_PARAMETER="${API_KEYS_PARAMETER:-/customers-api/api-keys}"
+export EVENT_BUS_NAME="${EVENT_BUS_NAME:-customers-events}"
+export EVENTS_QUEUE="${EVENTS_QUEUE:-customers-events}"
+EVENT_DETAIL="${EVENT_DETAIL:-full}"
 RUST_LOG="${RUST_LOG:-info}" # for the function only (cargo-lambda reads it too)
 READY_TIMEOUT="${FUNCTION_READY_TIMEOUT:-1800}"
 
@@ -36,6 +47,7 @@ mkdir -p "$run_dir"
 own_stack=0
 watch_pid=""
 seed_pid=""
+poller_pid=""
 
 # shellcheck disable=SC2317 # called from traps
 cleanup() {
@@ -49,6 +61,9 @@ cleanup() {
 	log "stopping..."
 	if [[ -n "$seed_pid" ]]; then
 		stop_pid "$seed_pid" "seed.py" "seed"
+	fi
+	if [[ -n "$poller_pid" ]]; then
+		stop_pid "$poller_pid" "stream_poller.py" "stream poller"
 	fi
 	if [[ -n "$watch_pid" ]]; then
 		stop_pid "$watch_pid" "lambda" "cargo lambda watch"
@@ -89,6 +104,8 @@ load_env_file "$stack_dir/env"
 {
 	grep -E '^[A-Za-z_][A-Za-z0-9_]*=' "$stack_dir/env"
 	printf '%s\n' "TABLE_NAME=$TABLE_NAME" "API_KEYS_PARAMETER=$API_KEYS_PARAMETER" "RUST_LOG=$RUST_LOG"
+	# For customers-events (the watcher hands both functions one file).
+	printf '%s\n' "EVENT_BUS_NAME=$EVENT_BUS_NAME" "EVENT_DETAIL=$EVENT_DETAIL"
 } >"$run_dir/function.env"
 
 # The watcher restarts the function on any change it does not ignore (it reads
@@ -127,6 +144,11 @@ start_bg "$ROOT" - env -u RUST_LOG cargo lambda watch --disable-cors --invoke-ad
 	--env-file "$run_dir/function.env"
 watch_pid="$STARTED_PID"
 echo "$watch_pid" >"$run_dir/watch.pid"
+
+# The stream to customers-events through the same watcher (it builds the
+# second binary on the first invocation).
+start_bg "$ROOT" - "$VENV/bin/python" "$ROOT/scripts/stream_poller.py" --invoke-url "$base" --table "$TABLE_NAME"
+poller_pid="$STARTED_PID"
 
 # Wait for the function, seed the example customer and print the banner, in
 # the background so this shell can wait on the watcher (a watcher that dies

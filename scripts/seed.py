@@ -95,6 +95,10 @@ def banner(base: str) -> str:
    read-only key   {READ_KEY}
    DynamoDB Local  {env("AWS_ENDPOINT_URL_DYNAMODB", "?")}   table {env("TABLE_NAME", "?")}
    SSM (moto)      {env("AWS_ENDPOINT_URL_SSM", "?")}   parameter {env("API_KEYS_PARAMETER", "?")}
+   events (moto)   bus {env("EVENT_BUS_NAME", "?")} -> SQS queue {env("EVENTS_QUEUE", "?")}
+
+ Watch the change events (in another terminal):
+   .venv/bin/python scripts/watch_events.py
 
  Try:
    curl -i {base}/v1/customers/{EXAMPLE_ID} \\

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The local AWS stack: AWS DynamoDB Local (Java, from node_modules/) and SSM
-# Parameter Store from moto in server mode (from .venv/).
+# The local AWS stack: AWS DynamoDB Local (Java, from node_modules/) with its
+# streams, and one moto server (from .venv/) for SSM Parameter Store,
+# EventBridge and SQS.
 #
 #   scripts/stack.sh up     [--dir DIR] [--free-ports]   start both, wait until they answer
 #   scripts/stack.sh down   [--dir DIR] [--purge]        stop exactly what `up` started
@@ -12,7 +13,10 @@
 # usable by `set -a; . DIR/env` and by dotenv-style readers):
 #
 #   AWS_ENDPOINT_URL_DYNAMODB=http://127.0.0.1:<port>
+#   AWS_ENDPOINT_URL_DYNAMODB_STREAMS=http://127.0.0.1:<port>   (the same DynamoDB Local)
 #   AWS_ENDPOINT_URL_SSM=http://127.0.0.1:<port>
+#   AWS_ENDPOINT_URL_EVENTBRIDGE=http://127.0.0.1:<port>        (the same moto)
+#   AWS_ENDPOINT_URL_SQS=http://127.0.0.1:<port>                (the same moto)
 #   AWS_REGION=us-east-1
 #   AWS_DEFAULT_REGION=us-east-1
 #   AWS_ACCESS_KEY_ID=local
@@ -29,7 +33,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 LOG_TAG=stack
 
 usage() {
-	sed -n '2,27p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
+	sed -n '2,29p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
 	exit 2
 }
 
@@ -180,7 +184,10 @@ do_up() {
 
 	cat >"$dir/env.tmp" <<-EOF
 		AWS_ENDPOINT_URL_DYNAMODB=http://127.0.0.1:$ddb_port
+		AWS_ENDPOINT_URL_DYNAMODB_STREAMS=http://127.0.0.1:$ddb_port
 		AWS_ENDPOINT_URL_SSM=http://127.0.0.1:$ssm_port
+		AWS_ENDPOINT_URL_EVENTBRIDGE=http://127.0.0.1:$ssm_port
+		AWS_ENDPOINT_URL_SQS=http://127.0.0.1:$ssm_port
 		AWS_REGION=us-east-1
 		AWS_DEFAULT_REGION=us-east-1
 		AWS_ACCESS_KEY_ID=local
@@ -189,7 +196,7 @@ do_up() {
 	EOF
 	mv "$dir/env.tmp" "$dir/env"
 	trap - EXIT INT TERM
-	log "DynamoDB Local on :$ddb_port (pid $ddb_pid), moto SSM on :$ssm_port (pid $moto_pid); env file: $dir/env"
+	log "DynamoDB Local on :$ddb_port (pid $ddb_pid), moto (SSM, EventBridge, SQS) on :$ssm_port (pid $moto_pid); env file: $dir/env"
 }
 
 do_env() {

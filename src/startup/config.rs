@@ -30,14 +30,14 @@ pub struct ConfigError {
     pub problem: String,
 }
 
-fn err(var: &'static str, problem: impl Into<String>) -> ConfigError {
+pub(crate) fn err(var: &'static str, problem: impl Into<String>) -> ConfigError {
     ConfigError {
         var,
         problem: problem.into(),
     }
 }
 
-fn required(
+pub(crate) fn required(
     get: &impl Fn(&str) -> Option<String>,
     var: &'static str,
 ) -> Result<String, ConfigError> {
@@ -47,7 +47,7 @@ fn required(
     }
 }
 
-fn number(
+pub(crate) fn number(
     get: &impl Fn(&str) -> Option<String>,
     var: &'static str,
     default: u64,

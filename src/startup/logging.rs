@@ -7,7 +7,8 @@ use tracing_subscriber::fmt::MakeWriter;
 
 /// Directives appended after the user's so they win for these targets.
 pub const QUIET_DEPENDENCIES: &str = "aws_smithy_runtime=info,aws_smithy_runtime_api=info,aws_smithy_http=info,\
-aws_smithy_http_client=info,aws_smithy_types=info,aws_sdk_dynamodb=info,aws_sdk_ssm=info,aws_config=info,\
+aws_smithy_http_client=info,aws_smithy_types=info,aws_sdk_dynamodb=info,aws_sdk_ssm=info,aws_sdk_eventbridge=info,\
+aws_config=info,\
 aws_runtime=info,hyper=info,hyper_util=info,h2=info,rustls=info,lambda_runtime=info,lambda_http=info,\
 lambda_runtime_api_client=info";
 

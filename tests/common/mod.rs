@@ -12,7 +12,7 @@ use std::sync::Arc;
 use aws_config::{BehaviorVersion, SdkConfig};
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
-    ProjectionType, ScalarAttributeType,
+    ProjectionType, ScalarAttributeType, StreamSpecification, StreamViewType,
 };
 use aws_sdk_ssm::types::ParameterType;
 use customers_api::auth::sha256_hex;
@@ -99,6 +99,14 @@ pub async fn create_table(ddb: &aws_sdk_dynamodb::Client, name: &str) {
         .key_schema(key("pk", KeyType::Hash))
         .global_secondary_indexes(list_index)
         .billing_mode(BillingMode::PayPerRequest)
+        // As template.yaml: the change-events function reads this stream.
+        .stream_specification(
+            StreamSpecification::builder()
+                .stream_enabled(true)
+                .stream_view_type(StreamViewType::NewAndOldImages)
+                .build()
+                .unwrap(),
+        )
         .send()
         .await
         .unwrap_or_else(|e| {

@@ -1,0 +1,134 @@
+//! One stream batch: records to changes, changes to events, events to the
+//! bus, and the answer that tells Lambda where to resume.
+//!
+//! The answer follows AWS's `ReportBatchItemFailures` contract for stream
+//! sources: `batchItemFailures` names the sequence number of the first
+//! record not fully handled, and Lambda resumes the shard from it (it uses
+//! the lowest sequence number named, and retries every record from there);
+//! an empty list checkpoints the whole batch. So the one item named is the
+//! first record whose event is not on the bus, or that could not be read;
+//! every record before it has been delivered or needs no event. Errors never
+//! escape to the runtime: a failed invocation would retry the whole batch.
+
+use std::time::Instant;
+
+use aws_lambda_events::dynamodb::Event;
+use aws_lambda_events::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};
+
+use crate::events::change::change_of;
+use crate::events::detail::Mode;
+use crate::events::publish::{Outgoing, Publisher, Report};
+
+pub struct EventsApp {
+    pub publisher: Publisher,
+    pub mode: Mode,
+}
+
+/// What a batch came to, for the summary line and for tests.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Summary {
+    pub records: usize,
+    /// Events on the bus.
+    pub published: usize,
+    /// Events not on the bus, and records that could not be read.
+    pub failed: usize,
+    /// Records that are no customer's change (sentinels, idempotency
+    /// records, writes that did not move the version).
+    pub skipped: usize,
+    /// The record Lambda resumes from, if any.
+    pub resume_at: Option<usize>,
+    pub report: Report,
+}
+
+pub async fn handle(
+    app: &EventsApp,
+    event: &Event,
+    deadline: Option<Instant>,
+) -> (DynamoDbEventResponse, Summary) {
+    let bus = app.publisher.bus();
+    let mut outgoing = Vec::new();
+    let mut unreadable = None;
+    let mut skipped = 0;
+    for (i, rec) in event.records.iter().enumerate() {
+        match change_of(rec) {
+            Ok(Some(c)) => outgoing.push(Outgoing::new(i, &c, app.mode, bus)),
+            Ok(None) => skipped += 1,
+            Err(e) => {
+                tracing::error!(
+                    sequenceNumber = rec.change.sequence_number.as_deref().unwrap_or(""),
+                    error = %e,
+                    "stream record of a customer cannot be read"
+                );
+                // Everything from here on is delivered again with it.
+                unreadable = Some(i);
+                break;
+            }
+        }
+    }
+    let report = app.publisher.publish(&outgoing, deadline).await;
+    let undelivered = report.first_undelivered().map(|k| outgoing[k].record);
+    let resume_at = match (undelivered, unreadable) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    };
+    let mut response = DynamoDbEventResponse::default();
+    if let Some(i) = resume_at {
+        let mut failure = DynamoDbBatchItemFailure::default();
+        // No sequence number (never seen from Lambda) cannot be named; an
+        // empty identifier makes Lambda retry the whole batch, which loses
+        // nothing.
+        failure.item_identifier = Some(
+            event.records[i]
+                .change
+                .sequence_number
+                .clone()
+                .unwrap_or_default(),
+        );
+        response.batch_item_failures.push(failure);
+    }
+    let published = report.delivered();
+    let summary = Summary {
+        records: event.records.len(),
+        published,
+        failed: outgoing.len() - published + usize::from(unreadable.is_some()),
+        skipped,
+        resume_at,
+        report,
+    };
+    log(&summary, event, app.mode);
+    (response, summary)
+}
+
+/// One JSON line per batch: counts, error codes and where the stream
+/// resumes; no customer data.
+fn log(s: &Summary, event: &Event, mode: Mode) {
+    let resume = s
+        .resume_at
+        .and_then(|i| event.records[i].change.sequence_number.as_deref())
+        .unwrap_or("");
+    let errors = serde_json::to_string(&s.report.errors).unwrap_or_default();
+    macro_rules! line {
+        ($level:ident, $msg:literal) => {
+            tracing::$level!(
+                records = s.records,
+                published = s.published,
+                failed = s.failed,
+                skipped = s.skipped,
+                putEventsCalls = s.report.calls,
+                retried = s.report.retried,
+                errors = %errors,
+                resumeAt = resume,
+                detail = mode.as_str(),
+                $msg
+            )
+        };
+    }
+    if s.failed > 0 {
+        line!(
+            warn,
+            "stream batch partly delivered; the stream resumes at resumeAt"
+        );
+    } else {
+        line!(info, "stream batch delivered");
+    }
+}

@@ -48,9 +48,14 @@ pub fn app(config: &EventsConfig, client: aws_sdk_eventbridge::Client) -> Events
 /// The last moment a `PutEvents` call may start in an invocation whose
 /// deadline is `deadline_ms` (epoch milliseconds, from the Runtime API): one
 /// operation timeout and a margin before it, so the function answers before
-/// Lambda stops it. No deadline (0) means none.
+/// Lambda stops it. No deadline (0) means none, and so does a value too
+/// small to be an epoch time: `cargo lambda watch` (1.9) sends its timeout,
+/// 600000, where Lambda sends the deadline's epoch milliseconds, and read as
+/// a date in 1970 it left no time for any call under `make run`.
 pub fn last_call(deadline_ms: u64, now: SystemTime, config: &EventsConfig) -> Option<Instant> {
-    if deadline_ms == 0 {
+    // 2001-09-09: no Lambda deadline is earlier; every duration is shorter.
+    const EPOCH_MS_FLOOR: u64 = 1_000_000_000_000;
+    if deadline_ms < EPOCH_MS_FLOOR {
         return None;
     }
     let margin = config.operation_timeout + Duration::from_millis(500);
@@ -84,15 +89,17 @@ mod tests {
     #[test]
     fn the_last_call_leaves_an_operation_timeout_before_the_deadline() {
         let c = cfg(&[("EVENT_BUS_NAME", "b")]).unwrap();
-        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000);
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_796_000_000);
         assert_eq!(last_call(0, now, &c), None);
+        // The emulator's 600000 (its timeout, not a date) is no deadline.
+        assert_eq!(last_call(600_000, now, &c), None);
         let before = Instant::now();
-        let at = last_call(1_030_000, now, &c).unwrap();
+        let at = last_call(1_796_000_030_000, now, &c).unwrap();
         // 30 s left, minus 3 s of operation timeout and 0.5 s.
         assert!(at >= before + Duration::from_millis(26_500));
         assert!(at <= Instant::now() + Duration::from_millis(26_500));
         // A deadline already past: no call at all.
-        assert!(last_call(999_000, now, &c).unwrap() <= Instant::now());
+        assert!(last_call(1_795_999_999_000, now, &c).unwrap() <= Instant::now());
     }
 
     #[test]

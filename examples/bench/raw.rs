@@ -5,8 +5,8 @@ use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use std::collections::HashMap;
 
 use aws_sdk_dynamodb::types::{
-    AttributeValue, Delete, KeysAndAttributes, Put, ReturnValue,
-    ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update,
+    AttributeValue, Delete, Get, KeysAndAttributes, Put, ReturnValue,
+    ReturnValuesOnConditionCheckFailure, TransactGetItem, TransactWriteItem, Update,
 };
 
 use crate::Res;
@@ -127,35 +127,32 @@ impl Raw {
         Ok(())
     }
 
-    /// The record and the customer in one consistent `BatchGetItem`; the
-    /// customer's version.
+    /// The record and the customer in one `TransactGetItems` (one
+    /// serializable snapshot, as the service reads them); the customer's
+    /// version.
     async fn read_with_record(&self, id: &str, record: &str) -> Res<u64> {
-        let keys = KeysAndAttributes::builder()
-            .keys(HashMap::from([(
-                "pk".to_owned(),
-                s(format!("customer#{id}")),
-            )]))
-            .keys(HashMap::from([("pk".to_owned(), s(record))]))
-            .consistent_read(true)
-            .build()?;
+        let get = |pk: String| -> Res<TransactGetItem> {
+            let g = Get::builder()
+                .table_name(&self.table)
+                .key("pk", s(pk))
+                .build()?;
+            Ok(TransactGetItem::builder().get(g).build())
+        };
         let out = self
             .ddb
-            .batch_get_item()
-            .request_items(&self.table, keys)
+            .transact_get_items()
+            .transact_items(get(format!("customer#{id}"))?)
+            .transact_items(get(record.to_owned())?)
             .send()
             .await?;
-        let items = out
-            .responses
-            .unwrap_or_default()
-            .remove(&self.table)
-            .unwrap_or_default();
-        let customer = items
-            .iter()
-            .find(|i| i.get("pk") == Some(&s(format!("customer#{id}"))))
-            .ok_or("raw BatchGetItem: no customer")?;
+        let customer = out
+            .responses()
+            .first()
+            .and_then(|r| r.item())
+            .ok_or("raw TransactGetItems: no customer")?;
         match customer.get("version") {
             Some(AttributeValue::N(n)) => Ok(n.parse()?),
-            _ => Err("raw BatchGetItem: no version".into()),
+            _ => Err("raw TransactGetItems: no version".into()),
         }
     }
 

@@ -167,7 +167,7 @@ pub(crate) fn print(o: &Opts, b: &Bench, r: Results) -> Res<()> {
     let warm_secs = started.elapsed().as_secs_f64();
     let ssm_allowed = (warm_secs / ttl).ceil() as u64;
     out("  raw: GET = GetItem; PATCH = one conditional UpdateItem; email = UpdateItem refused with ALL_OLD + TransactWriteItems of 3;".into());
-    out("       keyed = BatchGetItem (record + customer) + TransactWriteItems (record + customer); replay = that BatchGetItem;".into());
+    out("       keyed = TransactGetItems (record + customer) + TransactWriteItems (record + customer); replay = that TransactGetItems;".into());
     out("       lookup = GetItem sentinel + GetItem customer; page of n = Query of n + 1 index keys + BatchGetItem of n".into());
     out(format!(
         "  SSM calls during {warm_total} warm requests: {ssm_warm_total} (key cache refreshes, TTL {ttl:.0} s); every PATCH really wrote: {}",

@@ -193,10 +193,10 @@ async fn serve(
             let location = format!("{prefix}/v1/customers/{id}");
             let k = keyed("/v1/customers", None, &IfMatch::None, Some(&body));
             let record = k.as_ref().map(|k| (k, location.clone()));
-            match app.customers.create(calls, doc, record).await? {
-                Written::Fresh(s) => Written::Fresh(Reply::customer(201, &s, Some(location))),
-                Written::Replayed(r) => Written::Replayed(r),
-            }
+            app.customers
+                .create(calls, doc, record)
+                .await?
+                .map(|s| Reply::customer(201, &s, Some(location)))
         }
         Action::Patch(id) => {
             let if_match = required_if_match(app, req)?;
@@ -221,26 +221,18 @@ async fn serve(
                 &if_match,
                 Some(&value),
             );
-            match app
-                .customers
+            app.customers
                 .patch(calls, &id, &p, &if_match, k.as_ref())
                 .await?
-            {
-                Written::Fresh(s) => Written::Fresh(Reply::customer(200, &s, None)),
-                Written::Replayed(r) => Written::Replayed(r),
-            }
+                .map(|s| Reply::customer(200, &s, None))
         }
         Action::Delete(id) => {
             let if_match = required_if_match(app, req)?;
             let k = keyed(&format!("/v1/customers/{id}"), None, &if_match, None);
-            match app
-                .customers
+            app.customers
                 .delete(calls, &id, &if_match, k.as_ref())
                 .await?
-            {
-                Written::Fresh(()) => Written::Fresh(Reply::no_content()),
-                Written::Replayed(r) => Written::Replayed(r),
-            }
+                .map(|()| Reply::no_content())
         }
     };
     Ok(match written {

@@ -3,7 +3,6 @@
 //! never confused with an outage.
 
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::time::Duration;
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
@@ -12,8 +11,8 @@ use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{
-    AttributeValue, CancellationReason, ConditionCheck, Delete, KeysAndAttributes, Put,
-    ReturnValue, ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update,
+    AttributeValue, CancellationReason, ConditionCheck, Delete, Put, ReturnValue,
+    ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update,
 };
 
 use crate::store::expr::Expression;
@@ -46,9 +45,6 @@ pub enum StoreError {
     #[error("DynamoDB error ({0})")]
     Internal(String),
 }
-
-/// `BatchGetItem` calls for one read before unprocessed keys become a 503.
-const MAX_BATCH_ATTEMPTS: u32 = 4;
 
 const THROTTLE_CODES: &[&str] = &[
     "ThrottlingException",
@@ -383,8 +379,12 @@ impl Store {
         Ok(TransactWriteItem::builder().put(put).build())
     }
 
-    /// The customer and the record of `record_id`, strongly consistent, in
-    /// one `BatchGetItem` (plus one per retry of unprocessed keys).
+    /// The customer and the record of `record_id` as one serializable
+    /// snapshot (`TransactGetItems`, one call plus one per retry after a
+    /// conflict). Not `BatchGetItem`: it reads the two items separately, so
+    /// a concurrent keyed request could see the record still absent and the
+    /// customer already changed by it, and answer a no-op instead of the
+    /// replay (seen once in 32 concurrent identical PATCHes).
     pub async fn get_with_record(
         &self,
         calls: &Calls,
@@ -392,52 +392,22 @@ impl Store {
         record_id: &str,
     ) -> Result<(Option<Record>, Option<Stored>), StoreError> {
         let customer_pk = item::customer_key(customer_id);
-        let mut wanted = KeysAndAttributes::builder()
-            .keys(item::key(customer_pk.clone()))
-            .keys(item::key(item::idem_key(record_id)))
-            .consistent_read(true)
-            .build()
-            .map_err(|e| StoreError::Internal(e.to_string()))?;
+        let pks = [customer_pk.clone(), item::idem_key(record_id)];
         let (mut record, mut customer) = (None, None);
-        for attempt in 0..MAX_BATCH_ATTEMPTS {
-            calls.add();
-            let out = self
-                .client
-                .batch_get_item()
-                .request_items(&self.table, wanted)
-                .send()
-                .await
-                .map_err(|e| classify(&e))?;
-            for found in out
-                .responses
-                .unwrap_or_default()
-                .remove(&self.table)
-                .unwrap_or_default()
-            {
-                match found.get(attr::PK) {
-                    Some(AttributeValue::S(pk)) if *pk == customer_pk => {
-                        customer = Some(decode(&found)?);
-                    }
-                    _ => {
-                        record = Some(
-                            item::record_from_item(&found)
-                                .map_err(|e| StoreError::Internal(e.to_string()))?,
-                        );
-                    }
+        for found in self.snapshot(calls, &pks).await? {
+            match found.get(attr::PK) {
+                Some(AttributeValue::S(pk)) if *pk == customer_pk => {
+                    customer = Some(decode(&found)?);
                 }
-            }
-            match out.unprocessed_keys.and_then(|mut u| u.remove(&self.table)) {
-                Some(rest) if !rest.keys.is_empty() => {
-                    wanted = rest;
-                    tokio::time::sleep(Duration::from_millis(fastrand::u64(1..=10u64 << attempt)))
-                        .await;
+                _ => {
+                    record = Some(
+                        item::record_from_item(&found)
+                            .map_err(|e| StoreError::Internal(e.to_string()))?,
+                    );
                 }
-                _ => return Ok((record, customer)),
             }
         }
-        Err(StoreError::Unavailable(
-            "BatchGetItem left keys unprocessed".into(),
-        ))
+        Ok((record, customer))
     }
 
     /// Deletes the sentinel of `norm` if `owner` holds it.

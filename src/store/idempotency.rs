@@ -77,6 +77,16 @@ pub enum Written<T> {
     Replayed(Reply),
 }
 
+impl<T> Written<T> {
+    /// The fresh result turned into something else; a replay stays as it is.
+    pub fn map<U>(self, f: impl FnOnce(T) -> U) -> Written<U> {
+        match self {
+            Written::Fresh(t) => Written::Fresh(f(t)),
+            Written::Replayed(r) => Written::Replayed(r),
+        }
+    }
+}
+
 /// The answer a live record gives the request `k`: its reply, or 422 when
 /// the key was used for a different request.
 pub fn replay<T>(k: &Keyed, r: Record) -> Result<Written<T>, ApiError> {

@@ -61,7 +61,11 @@ impl Store {
     /// The items under these keys as one serializable snapshot
     /// (`TransactGetItems`, at most 100 keys); absent keys are missing from
     /// the answer. A conflict with a transaction in flight is retried.
-    pub async fn snapshot(&self, pks: &[String]) -> Result<Vec<Item>, StoreError> {
+    pub async fn snapshot(
+        &self,
+        calls: &crate::store::dynamo::Calls,
+        pks: &[String],
+    ) -> Result<Vec<Item>, StoreError> {
         use aws_sdk_dynamodb::operation::transact_get_items::TransactGetItemsError;
         use aws_sdk_dynamodb::types::{Get, TransactGetItem};
         let mut gets = Vec::with_capacity(pks.len());
@@ -75,6 +79,7 @@ impl Store {
         }
         let mut attempt = 0;
         loop {
+            calls.add();
             let res = self
                 .client()
                 .transact_get_items()

@@ -100,7 +100,10 @@ pub async fn confirm(store: &Store, scan: &Index, f: Finding) -> Result<Verdict,
             break;
         }
         let mut ix = Index::default();
-        for it in store.snapshot(&pks).await? {
+        for it in store
+            .snapshot(&crate::store::dynamo::Calls::default(), &pks)
+            .await?
+        {
             ix.add(&it);
         }
         if hood.close_over(&ix) {

@@ -21,6 +21,9 @@
 #                                 scripts/client_check.py): create, get, patch,
 #                                 list, lookup, a 404 and a 400 parsed as problems
 #   6. cfn-lint template.yaml    (skipped, with a notice, while the file does not exist)
+#   7. cfn-lint-serverless       cfn-lint again with the serverless rules appended
+#   8. template                  scripts/template_check.py: the IAM policies are exactly
+#                                 the SDK calls of each function's code; alarms on emitted metrics
 #
 # Extra arguments are passed to `cargo test` (e.g. `make test ARGS='-- patch'`).
 set -uo pipefail
@@ -82,6 +85,8 @@ step client "$ROOT/scripts/serve-function.sh" --dir "$stack_dir/client" -- \
 	"$VENV/bin/python" "$ROOT/scripts/client_check.py" --url "{url}"
 if [[ -f template.yaml ]]; then
 	step cfn-lint cfn-lint template.yaml
+	step cfn-lint-serverless "$VENV/bin/cfn-lint" --append-rules cfn_lint_serverless.rules -- template.yaml
+	step template "$VENV/bin/python" "$ROOT/scripts/template_check.py"
 else
 	printf '\n==> [cfn-lint] NOTICE: template.yaml does not exist yet; skipping cfn-lint\n' >&2
 fi

@@ -10,7 +10,8 @@
 //! `customer`, `auth` uses nothing but the shared [`error`], `http` uses all
 //! three. Beside them, each the layer of its own binary: [`events`] (the
 //! change-events function, over `customer` and `store`) and [`admin`]
-//! (`customers-admin`, over all of them). `rustfmt` sorts the declarations
+//! (`customers-admin`, over all of them). Below them all, [`telemetry`] (the
+//! summary lines and their metrics; pure but for the writer). `rustfmt` sorts the declarations
 //! below; this paragraph keeps the order.
 
 pub mod admin;
@@ -20,5 +21,6 @@ pub mod events;
 pub mod http;
 pub mod startup;
 pub mod store;
+pub mod telemetry;
 
 pub mod error;

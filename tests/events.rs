@@ -646,6 +646,7 @@ fn faulty_app(client: aws_sdk_eventbridge::Client, attempts: u32) -> EventsApp {
             cap: Duration::from_millis(5),
         }),
         mode: Mode::Full,
+        telemetry: customers_api::telemetry::Settings::default(),
     }
 }
 
@@ -896,24 +897,58 @@ async fn the_batch_logs_hold_counts_not_customers() {
     let mut records = stream.read().await;
     // Delivered, partly refused, and unreadable batches.
     let bus = Bus::new().await;
-    deliver(&bus.app(Mode::Full), &records, 100).await;
+    // Other tests of this binary log into the same sink: this one's lines
+    // are told apart by their service.
+    let ours = |mut app: EventsApp| {
+        app.telemetry.service = "batch-log-test".into();
+        app
+    };
+    deliver(&ours(bus.app(Mode::Full)), &records, 100).await;
     let (client, _) = mocked(Faults {
         calls: HashSet::from([0]),
         ..Faults::default()
     });
-    handle(&faulty_app(client, 1), &batch(&records), None).await;
+    handle(&ours(faulty_app(client, 1)), &batch(&records), None).await;
     let last = records.iter().rposition(is_customer_record).unwrap();
     records[last]["dynamodb"]["OldImage"]
         .as_object_mut()
         .unwrap()
         .remove("version");
     let (client, _) = mocked(Faults::default());
-    handle(&faulty_app(client, 3), &batch(&records), None).await;
+    handle(&ours(faulty_app(client, 3)), &batch(&records), None).await;
 
     let logs = String::from_utf8(sink.0.lock().unwrap().clone()).unwrap();
     assert!(logs.contains("stream batch delivered"), "{logs}");
     assert!(logs.contains("stream batch partly delivered"), "{logs}");
     assert!(logs.contains("cannot be read"), "{logs}");
+    // Each batch line is valid EMF with the batch's figures (issue 16).
+    let customers = records.iter().filter(|r| is_customer_record(r)).count();
+    let mut batch_lines = 0;
+    let batches = logs
+        .lines()
+        .filter(|l| l.contains("\"_aws\"") && l.contains("\"service\":\"batch-log-test\""));
+    for line in batches {
+        let m = common::emf::validate(line).unwrap_or_else(|e| panic!("{e:?}: {line}"));
+        let v: Value = serde_json::from_str(line).unwrap();
+        assert_eq!(m.namespace, "CustomersApi");
+        assert_eq!(m.dimension_names(), vec![vec!["service"]]);
+        assert_eq!(m.unit("iteratorAgeMs"), Some("Milliseconds"));
+        assert!(m.value("iteratorAgeMs").is_some_and(|a| a >= 0.0), "{line}");
+        let (published, failed) = (m.value("eventsPublished"), m.value("eventsFailed"));
+        if v["message"] == "stream batch delivered" {
+            assert_eq!(v["level"], "INFO");
+            assert_eq!(failed, Some(0.0), "{line}");
+            assert_eq!(published, Some(customers as f64), "{line}");
+        } else {
+            assert_eq!(
+                v["level"], "WARN",
+                "a failing batch survives a WARN log level"
+            );
+            assert!(failed.is_some_and(|f| f >= 1.0), "{line}");
+        }
+        batch_lines += 1;
+    }
+    assert_eq!(batch_lines, 3, "one line per batch:\n{logs}");
     for v in VALUES {
         assert!(!logs.contains(v), "`{v}` in the logs:\n{logs}");
     }

@@ -414,6 +414,10 @@ async fn transaction_conflicts_are_retried_until_the_email_change_lands() {
     assert_eq!(r.etag(), "\"2\"");
     assert_eq!(rule.num_calls(), 2, "both injected conflicts were served");
     assert_eq!(wire.reached("TransactWriteItems"), 1, "one real commit");
+    assert_eq!(
+        r.summary["retries"], 2,
+        "the summary line counts our re-runs"
+    );
     wire.disarm();
 
     assert_eq!(owner(&t, "new@tx.example.com").await.as_deref(), Some("c"));
@@ -517,6 +521,11 @@ async fn throttled_update_item_is_503_with_retry_after() {
     assert_unavailable(&r);
     assert_eq!(r.calls, 1, "calls count operations, not SDK retries");
     assert_eq!(rule.num_calls(), 3, "the SDK retried the throttled call");
+    assert_eq!(
+        r.summary["retries"], 2,
+        "the summary line counts the SDK's retries"
+    );
+    assert_eq!(r.summary["statusClass"], "5xx");
     assert_unavailable(
         &t.patch("c", json!({"email": "d@throttle.example.com"}))
             .await,

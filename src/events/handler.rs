@@ -18,10 +18,12 @@ use aws_lambda_events::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse
 use crate::events::change::change_of;
 use crate::events::detail::Mode;
 use crate::events::publish::{Outgoing, Publisher, Report};
+use crate::telemetry::{self, Settings, emf::Line};
 
 pub struct EventsApp {
     pub publisher: Publisher,
     pub mode: Mode,
+    pub telemetry: Settings,
 }
 
 /// What a batch came to, for the summary line and for tests.
@@ -95,40 +97,55 @@ pub async fn handle(
         resume_at,
         report,
     };
-    log(&summary, event, app.mode);
+    let line = log(&summary, event, app);
+    telemetry::emit(&line);
     (response, summary)
 }
 
 /// One JSON line per batch: counts, error codes and where the stream
-/// resumes; no customer data.
-fn log(s: &Summary, event: &Event, mode: Mode) {
+/// resumes, no customer data; and its metrics as EMF (SPEC §14). A batch
+/// with failures is a warning, so the line (and `eventsFailed`) survives a
+/// log level of WARN.
+fn log(s: &Summary, event: &Event, app: &EventsApp) -> String {
     let resume = s
         .resume_at
         .and_then(|i| event.records[i].change.sequence_number.as_deref())
         .unwrap_or("");
     let errors = serde_json::to_string(&s.report.errors).unwrap_or_default();
-    macro_rules! line {
-        ($level:ident, $msg:literal) => {
-            tracing::$level!(
-                records = s.records,
-                published = s.published,
-                failed = s.failed,
-                skipped = s.skipped,
-                putEventsCalls = s.report.calls,
-                retried = s.report.retried,
-                errors = %errors,
-                resumeAt = resume,
-                detail = mode.as_str(),
-                $msg
-            )
-        };
-    }
-    if s.failed > 0 {
-        line!(
-            warn,
-            "stream batch partly delivered; the stream resumes at resumeAt"
-        );
+    let (level, message) = if s.failed > 0 {
+        (
+            "WARN",
+            "stream batch partly delivered; the stream resumes at resumeAt",
+        )
     } else {
-        line!(info, "stream batch delivered");
+        ("INFO", "stream batch delivered")
+    };
+    let now = chrono::Utc::now();
+    let mut line = Line::new(level, message);
+    line.set(telemetry::SERVICE, app.telemetry.service.as_str())
+        .set("records", s.records)
+        .set("skipped", s.skipped)
+        .set("putEventsCalls", s.report.calls)
+        .set("retried", s.report.retried)
+        .set("errors", errors)
+        .set("resumeAt", resume)
+        .set("detail", app.mode.as_str())
+        .number(telemetry::EVENTS_PUBLISHED, s.published as f64)
+        .number(telemetry::EVENTS_FAILED, s.failed as f64);
+    let oldest = event
+        .records
+        .iter()
+        .map(|r| r.change.approximate_creation_date_time)
+        .min();
+    if let Some(oldest) = oldest {
+        let age = (now - oldest).num_milliseconds().max(0);
+        line.number(telemetry::ITERATOR_AGE_MS, age as f64);
     }
+    let doc = line.into_emf(
+        &app.telemetry.namespace,
+        telemetry::EVENTS_DIMENSIONS,
+        telemetry::EVENTS_METRICS,
+        now.timestamp_millis().max(0) as u64,
+    );
+    serde_json::to_string(&doc).unwrap_or_default()
 }

@@ -2,11 +2,12 @@
 //! Every path ends in a response (errors become problems), and every request
 //! ends in one summary log line without personal data.
 
-use std::sync::Arc;
-use std::time::Instant;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use lambda_http::http::header::{CONTENT_TYPE, ETAG, LINK, LOCATION};
-use lambda_http::http::{HeaderValue, StatusCode};
+use lambda_http::http::{HeaderValue, Method, StatusCode};
 use lambda_http::{Body, Request, RequestExt, Response};
 use serde_json::{Map, Value, json};
 
@@ -20,43 +21,65 @@ use crate::http::precondition::{self, IfMatch};
 use crate::http::query::{self, ListQuery};
 use crate::http::router::{self, Action};
 use crate::startup::config::Config;
+use crate::store::attempts::{self, Tally};
 use crate::store::cursor::{self, Cursor};
 use crate::store::customers::{self, Customers};
 use crate::store::dynamo::Calls;
 use crate::store::idempotency::{Keyed, Reply, Written};
 use crate::store::item;
+use crate::telemetry::{self, emf::Line};
 
 pub struct App {
     pub config: Config,
     pub keys: Keys,
     pub customers: Customers,
+    /// Set until the environment's first request has been summed up, which
+    /// carries the `coldStart` metric.
+    pub cold: AtomicBool,
 }
 
 /// Per-request context: the id echoed in problems and logs, and the count of
 /// DynamoDB calls (tests assert it; the summary line reports it).
 pub struct RequestCtx {
     pub request_id: String,
+    /// X-Ray's trace id, when Lambda sends one: the summary line carries it,
+    /// so a trace and its log line find each other.
+    pub trace_id: Option<String>,
     pub calls: Calls,
+    /// The SDK's attempts and our re-runs, for `retries`.
+    tally: Arc<Tally>,
     /// The customer a POST created, for the summary line.
-    created: std::sync::OnceLock<String>,
+    created: OnceLock<String>,
+    /// The summary line as written (tests read it).
+    summary: OnceLock<String>,
 }
 
 impl RequestCtx {
     pub fn new(request_id: String) -> Self {
         RequestCtx {
             request_id,
+            trace_id: None,
             calls: Calls::default(),
-            created: std::sync::OnceLock::new(),
+            tally: Arc::default(),
+            created: OnceLock::new(),
+            summary: OnceLock::new(),
         }
     }
 
     pub fn for_request(req: &Request) -> Self {
-        let id = req
-            .lambda_context_ref()
+        let context = req.lambda_context_ref();
+        let id = context
             .map(|c| c.request_id.clone())
             .filter(|id| !id.is_empty())
             .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
-        RequestCtx::new(id)
+        let mut ctx = RequestCtx::new(id);
+        ctx.trace_id = context.and_then(|c| c.xray_trace_id.clone());
+        ctx
+    }
+
+    /// The request's summary line, once it has been written.
+    pub fn summary(&self) -> Option<&str> {
+        self.summary.get().map(String::as_str)
     }
 }
 
@@ -86,30 +109,88 @@ pub async fn handle_with(app: &App, req: Request, ctx: &RequestCtx) -> Response<
                 .and_then(Action::customer_id)
                 .map(str::to_owned),
         ),
-        Err(_) => ("-", None),
+        Err(_) => (telemetry::UNROUTED, None),
     };
     // Behind a named stage the resource lives under the same prefix.
     let prefix = path.find("/v1/customers").map_or("", |i| &path[..i]);
     let result = match action {
-        Ok((_, scope, checked)) => serve(app, &req, scope, checked, prefix, ctx).await,
+        Ok((_, scope, checked)) => {
+            let served = serve(app, &req, scope, checked, prefix, ctx);
+            attempts::counted(ctx.tally.clone(), served).await
+        }
         Err(e) => Err(e),
     };
     let (response, code) = match result {
         Ok(r) => (r, ""),
         Err(e) => (e.to_response(&ctx.request_id), e.code()),
     };
-    tracing::info!(
-        requestId = %ctx.request_id,
-        method = %method,
+    let customer_id = customer_id
+        .as_deref()
+        .or(ctx.created.get().map(String::as_str));
+    let line = summary(
+        app,
+        ctx,
+        &method,
         route,
-        customerId = customer_id.as_deref().or(ctx.created.get().map(String::as_str)).unwrap_or(""),
-        status = response.status().as_u16(),
+        customer_id,
+        &response,
         code,
-        durationMs = started.elapsed().as_secs_f64() * 1000.0,
-        dynamodbCalls = ctx.calls.get(),
-        "request"
+        started,
     );
+    telemetry::emit(&line);
+    let _ = ctx.summary.set(line);
     response
+}
+
+/// The request's one summary line: what an operator looks a request up by
+/// (its id, trace, route, status, problem code, customer id), and its
+/// metrics as EMF (SPEC §14). No personal data: a customer id is ours, and
+/// the route is a template.
+#[allow(clippy::too_many_arguments)]
+fn summary(
+    app: &App,
+    ctx: &RequestCtx,
+    method: &Method,
+    route: &str,
+    customer_id: Option<&str>,
+    response: &Response<Body>,
+    code: &str,
+    started: Instant,
+) -> String {
+    let status = response.status().as_u16();
+    let calls = ctx.calls.get();
+    let mut line = Line::new("INFO", "request");
+    line.set("requestId", ctx.request_id.as_str());
+    if let Some(trace) = &ctx.trace_id {
+        line.set("xrayTraceId", trace.as_str());
+    }
+    line.set(telemetry::SERVICE, app.config.telemetry.service.as_str())
+        .set("method", method.as_str())
+        .set(telemetry::ROUTE, route)
+        .set("customerId", customer_id.unwrap_or(""))
+        .set("status", status)
+        .set(telemetry::STATUS_CLASS, telemetry::status_class(status))
+        .set("code", code)
+        .number(telemetry::REQUESTS, 1.0)
+        .number(
+            telemetry::DURATION_MS,
+            started.elapsed().as_secs_f64() * 1000.0,
+        )
+        .number(telemetry::DYNAMODB_CALLS, f64::from(calls))
+        .number(telemetry::RETRIES, f64::from(ctx.tally.retries(calls)));
+    if app.cold.swap(false, Ordering::Relaxed) {
+        line.number(telemetry::COLD_START, 1.0);
+    }
+    let now_ms = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64);
+    let doc = line.into_emf(
+        &app.config.telemetry.namespace,
+        telemetry::API_DIMENSIONS,
+        telemetry::API_METRICS,
+        now_ms,
+    );
+    serde_json::to_string(&doc).unwrap_or_default()
 }
 
 fn unsupported(patch: bool) -> ApiError {

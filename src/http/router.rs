@@ -26,11 +26,15 @@ impl Action {
         }
     }
 
-    /// The route template, for logs.
+    /// The route as API Gateway names it (method and path template): the
+    /// summary line's `route` field and metric dimension, so never an id.
     pub fn route(&self) -> &'static str {
         match self {
-            Action::Create | Action::List => "/v1/customers",
-            _ => "/v1/customers/{customerId}",
+            Action::List => "GET /v1/customers",
+            Action::Create => "POST /v1/customers",
+            Action::Get(_) => "GET /v1/customers/{customerId}",
+            Action::Patch(_) => "PATCH /v1/customers/{customerId}",
+            Action::Delete(_) => "DELETE /v1/customers/{customerId}",
         }
     }
 

@@ -5,6 +5,7 @@
 use std::time::Duration;
 
 use crate::customer::strategy::Strategies;
+use crate::telemetry::{Settings, emf};
 
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -21,6 +22,8 @@ pub struct Config {
     pub attempt_timeout: Duration,
     /// A whole SDK call, retries included.
     pub operation_timeout: Duration,
+    /// Where the summary lines' metrics go (SPEC §14).
+    pub telemetry: Settings,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -102,6 +105,7 @@ impl Config {
         let idempotency_ttl = number(&get, "IDEMPOTENCY_TTL_SECONDS", 86_400, 60, 604_800)?;
         let require_idempotency_key = boolean(&get, "REQUIRE_IDEMPOTENCY_KEY")?;
         let (attempt_timeout, operation_timeout) = sdk_timeouts(&get, 1_000, 3_000)?;
+        let telemetry = telemetry(&get)?;
         Ok(Config {
             table_name,
             api_keys_parameter,
@@ -113,8 +117,35 @@ impl Config {
             require_idempotency_key,
             attempt_timeout,
             operation_timeout,
+            telemetry,
         })
     }
+}
+
+/// `METRICS_NAMESPACE` and `SERVICE_NAME` (the template sets both; the
+/// defaults serve `make run`). A value CloudWatch would refuse stops the
+/// function here: it would otherwise drop every line's metrics in silence.
+pub fn telemetry(get: &impl Fn(&str) -> Option<String>) -> Result<Settings, ConfigError> {
+    let defaults = Settings::default();
+    let value = |var: &'static str, default: String, problem: fn(&str) -> Option<String>| {
+        let v = get(var).filter(|v| !v.is_empty()).unwrap_or(default);
+        match problem(&v) {
+            Some(p) => Err(err(var, p)),
+            None => Ok(v),
+        }
+    };
+    Ok(Settings {
+        namespace: value(
+            "METRICS_NAMESPACE",
+            defaults.namespace,
+            emf::namespace_problem,
+        )?,
+        service: value(
+            "SERVICE_NAME",
+            defaults.service,
+            emf::dimension_value_problem,
+        )?,
+    })
 }
 
 /// `SDK_ATTEMPT_TIMEOUT_MS` and `SDK_OPERATION_TIMEOUT_MS` with these
@@ -176,6 +207,30 @@ mod tests {
         assert_eq!(c.idempotency_ttl, Duration::from_secs(86_400));
         assert!(!c.require_idempotency_key);
         assert_eq!(c.strategies, Strategies::default());
+        assert_eq!(c.telemetry, Settings::default());
+    }
+
+    #[test]
+    fn metrics_settings_are_checked() {
+        let c = cfg(&[
+            ("METRICS_NAMESPACE", "Team/Customers"),
+            ("SERVICE_NAME", "prod-customers"),
+        ])
+        .unwrap();
+        assert_eq!(c.telemetry.namespace, "Team/Customers");
+        assert_eq!(c.telemetry.service, "prod-customers");
+        assert_eq!(
+            cfg(&[("METRICS_NAMESPACE", "AWS/Lambda")]).unwrap_err().var,
+            "METRICS_NAMESPACE"
+        );
+        assert_eq!(
+            cfg(&[("METRICS_NAMESPACE", "a\"b")]).unwrap_err().var,
+            "METRICS_NAMESPACE"
+        );
+        assert_eq!(
+            cfg(&[("SERVICE_NAME", ":x")]).unwrap_err().var,
+            "SERVICE_NAME"
+        );
     }
 
     #[test]

@@ -7,7 +7,8 @@ use std::time::{Duration, Instant, SystemTime};
 use crate::events::EventsApp;
 use crate::events::detail::Mode;
 use crate::events::publish::Publisher;
-use crate::startup::config::{ConfigError, err, required, sdk_timeouts};
+use crate::startup::config::{ConfigError, err, required, sdk_timeouts, telemetry};
+use crate::telemetry::Settings;
 
 #[derive(Debug, Clone)]
 pub struct EventsConfig {
@@ -17,6 +18,7 @@ pub struct EventsConfig {
     pub mode: Mode,
     pub attempt_timeout: Duration,
     pub operation_timeout: Duration,
+    pub telemetry: Settings,
 }
 
 impl EventsConfig {
@@ -34,6 +36,7 @@ impl EventsConfig {
             mode,
             attempt_timeout,
             operation_timeout,
+            telemetry: telemetry(&get)?,
         })
     }
 }
@@ -42,6 +45,7 @@ pub fn app(config: &EventsConfig, client: aws_sdk_eventbridge::Client) -> Events
     EventsApp {
         publisher: Publisher::new(client, config.bus.clone()),
         mode: config.mode,
+        telemetry: config.telemetry.clone(),
     }
 }
 

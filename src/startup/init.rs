@@ -105,6 +105,7 @@ pub fn app(config: Config, ddb: aws_sdk_dynamodb::Client, ssm: aws_sdk_ssm::Clie
         config,
         keys,
         customers: Customers::new(store),
+        cold: std::sync::atomic::AtomicBool::new(true),
     }
 }
 

@@ -2,6 +2,8 @@
 //! at `info` whatever `RUST_LOG` says: at debug and trace they print request
 //! and response bodies and events, which hold emails and addresses.
 
+use std::io::Write;
+
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::fmt::MakeWriter;
 
@@ -19,11 +21,20 @@ pub fn filter(user: &str) -> EnvFilter {
 }
 
 /// Installs the subscriber writing to `writer` (stdout in Lambda, where the
-/// runtime adds the timestamp and request id; a buffer in the log audit test).
+/// runtime adds the timestamp and request id; a buffer in the log audit test),
+/// and the same writer for the summary lines (`telemetry`), which are written
+/// whole, not through `tracing`: their `_aws` member is a JSON object, which
+/// a `tracing` field cannot be.
 pub fn init_with<W>(user_filter: &str, writer: W)
 where
-    W: for<'a> MakeWriter<'a> + Send + Sync + 'static,
+    W: for<'a> MakeWriter<'a> + Clone + Send + Sync + 'static,
 {
+    let lines = writer.clone();
+    crate::telemetry::set_sink(move |bytes| {
+        let mut out = lines.make_writer();
+        let _ = out.write_all(bytes);
+        let _ = out.flush();
+    });
     let _ = tracing_subscriber::fmt()
         .json()
         .flatten_event(true)

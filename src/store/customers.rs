@@ -47,8 +47,14 @@ impl From<StoreError> for ApiError {
     }
 }
 
-/// Full jitter, growing from 10 ms to at most 320 ms.
+/// Full jitter, growing from 10 ms to at most 320 ms. Every re-run of ours
+/// waits here first, so this is where it is counted; after the last attempt
+/// there is no re-run to wait for.
 pub(crate) async fn backoff(attempt: u32) {
+    if attempt + 1 >= MAX_ATTEMPTS {
+        return;
+    }
+    crate::store::attempts::rerun();
     let cap = 10u64 << attempt.min(5);
     tokio::time::sleep(Duration::from_millis(fastrand::u64(1..=cap))).await;
 }

@@ -192,7 +192,10 @@ fn values(e: &Expression) -> Option<std::collections::HashMap<String, AttributeV
 
 impl Store {
     pub fn new(client: Client, table: String) -> Self {
-        Store { client, table }
+        Store {
+            client: crate::store::attempts::counting(&client),
+            table,
+        }
     }
 
     pub fn client(&self) -> &Client {

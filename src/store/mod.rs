@@ -2,9 +2,11 @@
 //! calls and their typed errors (`dynamo`), the item layout (`item`), the
 //! pure expression builders (`expr`), finding customers by email and by
 //! page (`find`, with the pure `page` ranges and the list `cursor`),
-//! idempotency records (`idempotency`), and the table-wide reads of
+//! idempotency records (`idempotency`), the retries a request made
+//! (`attempts`), and the table-wide reads of
 //! `customers-admin` (`scan`). Uses `customer`, never `http` or `auth`.
 
+pub mod attempts;
 pub mod cursor;
 pub mod customers;
 pub mod dynamo;

@@ -4,6 +4,7 @@
 //! by `lambda_http`, exactly as in Lambda.
 #![allow(dead_code)]
 
+pub mod emf;
 pub mod lossy;
 
 use std::collections::HashMap;
@@ -212,6 +213,8 @@ pub struct Resp {
     /// The body exactly as sent, for byte-for-byte comparisons.
     pub raw: String,
     pub calls: u32,
+    /// The request's summary line (its EMF metrics included), parsed.
+    pub summary: Value,
 }
 
 impl Resp {
@@ -326,6 +329,10 @@ impl TestApp {
             body: body_json(&body),
             raw,
             calls: ctx.calls.get(),
+            summary: ctx
+                .summary()
+                .and_then(|l| serde_json::from_str(l).ok())
+                .unwrap_or(Value::Null),
         }
     }
 

@@ -82,6 +82,11 @@ pub(crate) fn decode(item: &Item) -> Result<Stored, StoreError> {
     item::stored_from_item(item).map_err(|e| StoreError::Internal(e.to_string()))
 }
 
+/// [`decode`] of an item the caller owns, moving its values.
+pub(crate) fn decode_owned(item: Item) -> Result<Stored, StoreError> {
+    item::stored_from_owned(item).map_err(|e| StoreError::Internal(e.to_string()))
+}
+
 /// Result of a conditional single-item write.
 #[derive(Debug)]
 pub enum Write {
@@ -221,7 +226,7 @@ impl Store {
             .send()
             .await
             .map_err(|e| classify(&e))?;
-        out.item.as_ref().map(decode).transpose()
+        out.item.map(decode_owned).transpose()
     }
 
     /// A conditional `UpdateItem` returning the new item, or the current one
@@ -248,7 +253,7 @@ impl Store {
             .await;
         match res {
             Ok(out) => match out.attributes {
-                Some(item) => Ok(Write::Done(decode(&item)?)),
+                Some(item) => Ok(Write::Done(decode_owned(item)?)),
                 None => Err(StoreError::Internal(
                     "UpdateItem returned no attributes".into(),
                 )),

@@ -9,7 +9,7 @@ use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes};
 
 use crate::error::ApiError;
 use crate::store::customers::{Customers, MAX_ATTEMPTS, backoff};
-use crate::store::dynamo::{Calls, Store, StoreError, classify, decode};
+use crate::store::dynamo::{Calls, Store, StoreError, classify, decode_owned};
 use crate::store::expr::Expression;
 use crate::store::item::{self, Item, LIST_INDEX, Stored, attr};
 use crate::store::page::{self, Bounds};
@@ -177,7 +177,7 @@ impl Store {
                 .map_err(|e| classify(&e))?;
             let mut responses = res.responses.unwrap_or_default();
             for it in responses.remove(self.table()).unwrap_or_default() {
-                out.push(decode(&it)?);
+                out.push(decode_owned(it)?);
             }
             pending = res
                 .unprocessed_keys

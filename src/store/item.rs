@@ -101,8 +101,8 @@ pub fn to_attr(v: &Value) -> AttributeValue {
     serde_dynamo::aws_sdk_dynamodb_1::to_attribute_value(v).unwrap_or(AttributeValue::Null(true))
 }
 
-fn from_attr(a: &AttributeValue) -> Option<Value> {
-    serde_dynamo::aws_sdk_dynamodb_1::from_attribute_value::<Value>(a.clone()).ok()
+fn from_attr(a: AttributeValue) -> Option<Value> {
+    serde_dynamo::aws_sdk_dynamodb_1::from_attribute_value::<Value>(a).ok()
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -110,17 +110,36 @@ fn from_attr(a: &AttributeValue) -> Option<Value> {
 pub struct Malformed(pub &'static str);
 
 pub fn stored_from_item(item: &Item) -> Result<Stored, Malformed> {
-    let version = match item.get(attr::VERSION) {
+    stored_from(item, |name| item.get(name).cloned())
+}
+
+/// As [`stored_from_item`], moving the values out of an item the caller
+/// owns (an SDK answer): no copy of each attribute before it is converted,
+/// which is most of a page of 100's own time.
+pub fn stored_from_owned(mut item: Item) -> Result<Stored, Malformed> {
+    let meta = Item::from_iter(
+        [attr::VERSION, attr::EMAIL_NORM]
+            .into_iter()
+            .filter_map(|k| item.remove_entry(k)),
+    );
+    stored_from(&meta, |name| item.remove(name))
+}
+
+fn stored_from(
+    meta: &Item,
+    mut take: impl FnMut(&str) -> Option<AttributeValue>,
+) -> Result<Stored, Malformed> {
+    let version = match meta.get(attr::VERSION) {
         Some(AttributeValue::N(n)) => n.parse().map_err(|_| Malformed("version"))?,
         _ => return Err(Malformed("version")),
     };
-    let email_norm = match item.get(attr::EMAIL_NORM) {
+    let email_norm = match meta.get(attr::EMAIL_NORM) {
         Some(AttributeValue::S(s)) => Some(s.clone()),
         _ => None,
     };
     let mut doc = Map::new();
     for f in fields::CUSTOMER {
-        let Some(mut v) = item.get(f.name).and_then(from_attr) else {
+        let Some(mut v) = take(f.name).and_then(from_attr) else {
             continue;
         };
         prune(&mut v);
@@ -290,6 +309,7 @@ mod tests {
             Some(&AttributeValue::S("customer#c1".into()))
         );
         assert_eq!(stored_from_item(&item).unwrap(), s);
+        assert_eq!(stored_from_owned(item).unwrap(), s, "owned reads the same");
     }
 
     #[test]
@@ -301,6 +321,7 @@ mod tests {
         });
         item.insert("address".into(), AttributeValue::M(HashMap::new()));
         let s = stored_from_item(&item).unwrap();
+        assert_eq!(stored_from_owned(item.clone()).unwrap(), s);
         assert!(!s.doc.contains_key("address"));
         assert_eq!(view(&s.doc)["address"], Value::Null);
     }

@@ -425,8 +425,9 @@ pub(crate) fn print(o: &Opts, b: &Bench, r: Results) -> Res<()> {
     if let Some(p) = &package {
         let bs = p["bootstrap_bytes"].as_f64().unwrap_or(0.0) / 1_048_576.0;
         let zs = p["zip_bytes"].as_f64().unwrap_or(0.0) / 1_048_576.0;
+        let target = p["target"].as_str().unwrap_or("?");
         targets.push((
-            "bootstrap (arm64, stripped) < 8 MB".into(),
+            format!("bootstrap ({target}, stripped) < 8 MB"),
             format!("{bs:.2} MB ({})", p["date"].as_str().unwrap_or("?")),
             bs > 0.0 && bs < 8.0,
         ));

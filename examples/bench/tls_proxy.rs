@@ -171,7 +171,14 @@ impl Drop for Proxy {
 pub(crate) fn acceptor(certs: &Certs) -> Res<TlsAcceptor> {
     let chain = CertificateDer::pem_file_iter(&certs.leaf)?.collect::<Result<Vec<_>, _>>()?;
     let key = PrivateKeyDer::from_pem_file(&certs.key)?;
-    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let mut provider = rustls::crypto::aws_lc_rs::default_provider();
+    // BENCH_TLS_KX=x25519: the proxy accepts X25519 alone, as a server
+    // without post-quantum key exchange would, to see what the hybrid
+    // X25519MLKEM768 that rustls prefers costs the function.
+    if std::env::var("BENCH_TLS_KX").as_deref() == Ok("x25519") {
+        provider.kx_groups = vec![rustls::crypto::aws_lc_rs::kx_group::X25519];
+    }
+    let provider = Arc::new(provider);
     // rustls' defaults, as a server: TLS 1.3 and 1.2, its key exchange
     // groups in its order, a stateful session cache (no tickets).
     let config = rustls::ServerConfig::builder_with_provider(provider)

@@ -11,6 +11,7 @@
 #   make clean-tools  delete .venv/ and node_modules/
 #   make bench        release build + benchmark on a private stack (target/bench/latest.json)
 #   make package      cargo lambda build --release --arm64 --output-format zip, with sizes
+#                     (ARCH=x86_64: the x86_64 zip)
 #
 # Needs on the machine: Rust (cargo, rustfmt, clippy), Java 17+, Python 3.9+
 # with venv, Node.js + npm. Everything else installs inside the checkout
@@ -96,8 +97,10 @@ bench: tools
 
 # cargo lambda build --release --arm64 --output-format zip (Zig from .venv/);
 # prints the bootstrap and zip sizes, JSON in target/bench/package.json.
+# ARCH=x86_64 builds the x86_64 zip (--x86-64), for a machine without the
+# aarch64 target: make package ARCH=x86_64.
 package: tools
-	@scripts/package.sh
+	@ARCH="$(ARCH)" scripts/package.sh
 
 # API fuzzing (schemathesis against openapi.yaml through `cargo lambda watch`)
 # is a step of `make test`: scripts/schemathesis.sh.

@@ -5,7 +5,10 @@
 #   cargo lambda build --release --arm64 --output-format zip --bin customers-api
 #
 # with cargo-lambda and Zig (PyPI `ziglang`, the cross linker) from .venv/.
-# Reports the size of the stripped arm64 `bootstrap` and of the zip, beside
+# ARCH=x86_64 (make package ARCH=x86_64) builds the x86_64 zip instead
+# (`--x86-64`), for a machine without the aarch64 target; deploy it with the
+# template's architecture set to x86_64.
+# Reports the size of the stripped `bootstrap` and of the zip, beside
 # the targets of issue 5 (bootstrap < 8 MB, zip < 4 MB), and writes them to
 # target/bench/package.json (which `make bench` shows in its table).
 # About 7 minutes on 2 cores from cold.
@@ -20,16 +23,37 @@ cd "$ROOT" || exit 1
 "$VENV/bin/python" -c 'import ziglang' 2>/dev/null || die "ziglang is not installed in .venv/ — run 'make tools' first."
 export PATH="$VENV/bin:$PATH"
 
-target=aarch64-unknown-linux-gnu
-if command -v rustup >/dev/null 2>&1 && ! rustup target list --installed 2>/dev/null | grep -qx "$target"; then
-	log "rustup target add $target"
-	rustup target add "$target" || die "could not add the Rust target $target"
+arch="${ARCH:-arm64}"
+case "$arch" in
+arm64 | aarch64) arch=arm64 target=aarch64-unknown-linux-gnu flag=--arm64 ;;
+x86_64 | x86-64 | amd64) arch=x86_64 target=x86_64-unknown-linux-gnu flag=--x86-64 ;;
+*) die "ARCH=$arch: use arm64 (the default) or x86_64" ;;
+esac
+
+# The Rust standard library for the target must be installed. Checked
+# locally (the sysroot, then rustup's own list, neither needs the network):
+# `rustup target add` needs rustup's server, which some machines cannot
+# reach, and then hangs, as would cargo-lambda's own attempt to add it.
+sysroot="$(rustc --print sysroot 2>/dev/null)"
+if [[ ! -d "$sysroot/lib/rustlib/$target/lib" ]] &&
+	! { command -v rustup >/dev/null 2>&1 && timeout 5 rustup target list --installed 2>/dev/null | grep -qx "$target"; }; then
+	host="$(rustc -vV 2>/dev/null | sed -n 's/^host: //p')"
+	{
+		printf 'package: the Rust target %s is not installed (no %s).\n' "$target" "$sysroot/lib/rustlib/$target"
+		printf '  Install it where rustup can reach its server: rustup target add %s\n' "$target"
+		if [[ "$arch" == arm64 && -d "$sysroot/lib/rustlib/x86_64-unknown-linux-gnu/lib" ]]; then
+			printf '  Or build the x86_64 zip here:  make package ARCH=x86_64\n'
+			printf '  (and deploy it with the template'"'"'s Architecture parameter set to x86_64).\n'
+		fi
+		[[ -n "$host" ]] && printf '  This machine'"'"'s host target: %s\n' "$host"
+	} >&2
+	exit 2
 fi
 
-log "cargo lambda build --release --arm64 --output-format zip --bin customers-api"
+log "cargo lambda build --release $flag --output-format zip --bin customers-api"
 start=$SECONDS
 # --bin: the crate has other binaries (customers-admin), which are no Lambda.
-cargo lambda build --release --arm64 --output-format zip --bin customers-api || die "cargo lambda build failed"
+cargo lambda build --release "$flag" --output-format zip --bin customers-api || die "cargo lambda build failed"
 took=$((SECONDS - start))
 
 zip="$ROOT/target/lambda/customers-api/bootstrap.zip"
@@ -53,12 +77,12 @@ stripped=false
 if [[ "$info" == *", stripped"* ]]; then stripped=true; fi
 
 mkdir -p "$ROOT/target/bench"
-"$VENV/bin/python" - "$ROOT/target/bench/package.json" "$bootstrap_bytes" "$zip_bytes" "$stripped" "$took" "$info" <<'PY'
+"$VENV/bin/python" - "$ROOT/target/bench/package.json" "$bootstrap_bytes" "$zip_bytes" "$stripped" "$took" "$info" "$target" <<'PY'
 import datetime, json, sys
-out, b, z, stripped, took, info = sys.argv[1:]
+out, b, z, stripped, took, info, target = sys.argv[1:]
 json.dump({
     "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
-    "target": "aarch64-unknown-linux-gnu",
+    "target": target,
     "bootstrap_bytes": int(b),
     "zip_bytes": int(z),
     "stripped": stripped == "true",

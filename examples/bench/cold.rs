@@ -21,6 +21,10 @@ pub(crate) struct Session {
     pub(crate) init: Duration,
     /// exec → first response received.
     pub(crate) first: Duration,
+    /// CPU (user + system, all its threads) the process had used when its
+    /// first `next` arrived, and when its first response did.
+    pub(crate) init_cpu_ns: Option<u64>,
+    pub(crate) first_cpu_ns: Option<u64>,
     /// push → response, for invocations 2..n.
     pub(crate) warm_ns: Vec<u64>,
     /// by event index modulo the number of kinds, for the mixed session.
@@ -29,6 +33,26 @@ pub(crate) struct Session {
     pub(crate) vm_rss_kb: Option<u64>,
     pub(crate) non_200: usize,
     pub(crate) first_problem: Option<String>,
+}
+
+/// One kind of cold start over the runs: ns each.
+#[derive(Debug, Default)]
+pub(crate) struct ColdRow {
+    /// exec → first `next`, exec → first response.
+    pub(crate) init: Vec<u64>,
+    pub(crate) first: Vec<u64>,
+    /// CPU used by then.
+    pub(crate) init_cpu: Vec<u64>,
+    pub(crate) first_cpu: Vec<u64>,
+}
+
+impl ColdRow {
+    pub(crate) fn push(&mut self, s: &Session) {
+        self.init.push(ns(s.init));
+        self.first.push(ns(s.first));
+        self.init_cpu.extend(s.init_cpu_ns);
+        self.first_cpu.extend(s.first_cpu_ns);
+    }
 }
 
 pub(crate) fn lambda_env(b: &Bench) -> Vec<(String, String)> {
@@ -73,6 +97,23 @@ fn proc_status_kb(pid: u32, field: &str) -> Option<u64> {
         .ok()
 }
 
+/// CPU time a process has run, ns: the sum over its threads of
+/// /proc/<pid>/task/<tid>/schedstat's first field (the scheduler's
+/// `sum_exec_runtime`, user and system alike, ns resolution; /proc/<pid>/stat's
+/// utime + stime count 10 ms ticks, too coarse for a ~10 ms init). A thread
+/// that has already exited is missing: the function's runtime is current-thread
+/// and its blocking pool keeps threads for 10 s, so none has exited by the
+/// first `next`.
+pub(crate) fn process_cpu_ns(pid: u32) -> Option<u64> {
+    let mut total = 0;
+    for t in std::fs::read_dir(format!("/proc/{pid}/task")).ok()? {
+        let path = t.ok()?.path().join("schedstat");
+        let s = std::fs::read_to_string(path).ok()?;
+        total += s.split_whitespace().next()?.parse::<u64>().ok()?;
+    }
+    Some(total)
+}
+
 fn status_of(body: &[u8]) -> Option<u16> {
     let v: Value = serde_json::from_slice(body).ok()?;
     v.get("statusCode")?.as_u64().map(|n| n as u16)
@@ -112,6 +153,7 @@ pub(crate) async fn session(
     let result = async {
         let mut init = None;
         let mut first = None;
+        let (mut init_cpu_ns, mut first_cpu_ns) = (None, None);
         let mut pushed_at = t0;
         let mut warm_ns = Vec::with_capacity(n);
         let mut warm_by_slot: Vec<Vec<u64>> = vec![Vec::new(); Kind::ALL.len()];
@@ -126,6 +168,7 @@ pub(crate) async fn session(
                     Event::Next(at) => {
                         if init.is_none() {
                             init = Some(at - t0);
+                            init_cpu_ns = process_cpu_ns(pid);
                         }
                     }
                     Event::Response { id, at, body } => {
@@ -138,6 +181,7 @@ pub(crate) async fn session(
                         }
                         if done == 0 {
                             first = Some(at - t0);
+                            first_cpu_ns = process_cpu_ns(pid);
                         } else {
                             let d = ns(at - pushed_at);
                             warm_ns.push(d);
@@ -164,6 +208,8 @@ pub(crate) async fn session(
         Ok::<_, Error>(Session {
             init: init.ok_or("no next call")?,
             first: first.ok_or("no response")?,
+            init_cpu_ns,
+            first_cpu_ns,
             warm_ns,
             warm_by_slot,
             vm_hwm_kb: proc_status_kb(pid, "VmHWM:"),
@@ -198,11 +244,13 @@ pub(crate) struct RoundTrips {
     pub(crate) ddb_warm: Vec<u64>,
 }
 
+/// `endpoints` (DynamoDB, SSM URLs) overrides the stack's: the TLS proxies.
 pub(crate) async fn round_trips(
     config: &Config,
     param: &str,
     table: &str,
     n: usize,
+    endpoints: Option<&(String, String)>,
 ) -> Res<RoundTrips> {
     let mut rt = RoundTrips {
         config_load: vec![],
@@ -215,7 +263,11 @@ pub(crate) async fn round_trips(
         let t = Instant::now();
         let sdk: SdkConfig = init::sdk_config(config).await;
         rt.config_load.push(ns(t.elapsed()));
-        let ssm = aws_sdk_ssm::Client::new(&sdk);
+        let mut conf = aws_sdk_ssm::config::Builder::from(&sdk);
+        if let Some((_, url)) = endpoints {
+            conf = conf.endpoint_url(url);
+        }
+        let ssm = aws_sdk_ssm::Client::from_conf(conf.build());
         for fresh in [true, false] {
             let t = Instant::now();
             ssm.get_parameter()
@@ -232,7 +284,11 @@ pub(crate) async fn round_trips(
         }
         // A second, separate config: its own HTTP client and connection pool.
         let sdk: SdkConfig = init::sdk_config(config).await;
-        let ddb = aws_sdk_dynamodb::Client::new(&sdk);
+        let mut conf = aws_sdk_dynamodb::config::Builder::from(&sdk);
+        if let Some((url, _)) = endpoints {
+            conf = conf.endpoint_url(url);
+        }
+        let ddb = aws_sdk_dynamodb::Client::from_conf(conf.build());
         for fresh in [true, false] {
             let t = Instant::now();
             ddb.describe_table().table_name(table).send().await?;

@@ -36,11 +36,13 @@
 mod call_counter;
 mod cold;
 mod events;
+mod events_fn;
 mod raw;
 mod report;
 mod runtime_api;
 mod setup;
 mod stats;
+mod tls_proxy;
 mod warm;
 
 use std::path::{Path, PathBuf};
@@ -48,11 +50,11 @@ use std::time::Instant;
 
 use customers_api::startup::init;
 
-use crate::cold::{init_breakdown, lambda_env, round_trips, session};
+use crate::cold::{ColdRow, init_breakdown, lambda_env, round_trips, session};
 use crate::events::{Kind, event};
 use crate::report::Results;
-use crate::setup::{seed, setup, version_of};
-use crate::stats::ns;
+use crate::setup::{item_bytes, seed, setup, tls_twin, version_of};
+use crate::tls_proxy::HandshakeStats;
 use crate::warm::{cpu_only, throughput, warm_path};
 
 type Error = Box<dyn std::error::Error + Send + Sync>;
@@ -71,6 +73,10 @@ struct Opts {
     package: PathBuf,
     compare: Option<PathBuf>,
     requests: usize,
+    /// Requests per warm row over TLS (default: --requests).
+    tls_requests: Option<usize>,
+    /// Stream batches of 100 records through the events function.
+    events_batches: usize,
     warmup: usize,
     cold: usize,
     invocations: usize,
@@ -89,6 +95,8 @@ fn opts() -> Res<Opts> {
         // 5000 so that p99 rests on 50 samples: DynamoDB Local's tail
         // (JVM pauses) makes p99 of 2000 swing by ±30 % from run to run.
         requests: 5000,
+        tls_requests: None,
+        events_batches: 20,
         warmup: 500,
         cold: 25,
         invocations: 1000,
@@ -106,6 +114,8 @@ fn opts() -> Res<Opts> {
             "--package" => o.package = val()?.into(),
             "--compare" => o.compare = Some(val()?.into()),
             "--requests" => o.requests = val()?.parse()?,
+            "--tls-requests" => o.tls_requests = Some(val()?.parse()?),
+            "--events-batches" => o.events_batches = val()?.parse()?,
             "--warmup" => o.warmup = val()?.parse()?,
             "--cold" => o.cold = val()?.parse()?,
             "--invocations" => o.invocations = val()?.parse()?,
@@ -126,11 +136,26 @@ fn opts() -> Res<Opts> {
 
 // --- main -------------------------------------------------------------------------
 
-#[tokio::main]
-async fn main() {
-    if let Err(e) = run().await {
+fn main() {
+    let fail = |e: Error| -> ! {
         eprintln!("bench: error: {e}");
         std::process::exit(1);
+    };
+    let o = opts().unwrap_or_else(|e| fail(e));
+    // The throwaway CA of the TLS rows, made and trusted before any thread
+    // exists: this process's SDK clients read SSL_CERT_FILE when they are
+    // built (so the in-process TLS twin trusts the proxies), and the spawned
+    // function gets the same variable for its TLS cold starts.
+    let out_dir = o.out.parent().unwrap_or(Path::new(".")).to_path_buf();
+    let certs = tls_proxy::make_certs(&out_dir.join("tls")).unwrap_or_else(|e| fail(e));
+    // SAFETY: single-threaded: the runtime is built below.
+    unsafe { std::env::set_var("SSL_CERT_FILE", &certs.bundle) };
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap_or_else(|e| fail(e.into()));
+    if let Err(e) = rt.block_on(run(o, certs)) {
+        fail(e);
     }
 }
 
@@ -138,8 +163,7 @@ fn progress(msg: &str) {
     eprintln!("[bench] {msg}");
 }
 
-async fn run() -> Res<()> {
-    let o = opts()?;
+async fn run(o: Opts, certs: tls_proxy::Certs) -> Res<()> {
     for p in [&o.bin, &o.hello].into_iter().chain(&o.compare) {
         if !p.is_file() {
             return Err(format!(
@@ -167,6 +191,22 @@ async fn run() -> Res<()> {
     let started = Instant::now();
     progress("creating the table and keys parameter, building the app");
     let b = setup().await?;
+    let hs = std::sync::Arc::new(HandshakeStats::default());
+    let acceptor = tls_proxy::acceptor(&certs)?;
+    let ddb_proxy = tls_proxy::start(
+        acceptor.clone(),
+        &std::env::var("AWS_ENDPOINT_URL_DYNAMODB")?,
+        hs.clone(),
+    )
+    .await?;
+    let ssm_proxy = tls_proxy::start(
+        acceptor,
+        &std::env::var("AWS_ENDPOINT_URL_SSM")?,
+        hs.clone(),
+    )
+    .await?;
+    let tls_urls = (ddb_proxy.url.clone(), ssm_proxy.url.clone());
+    let bt = tls_twin(&b, tls_urls.0.clone(), tls_urls.1.clone()).await?;
     let mut ids = vec![
         "bench-h".to_owned(),
         "bench-r".to_owned(),
@@ -196,12 +236,33 @@ async fn run() -> Res<()> {
             o.warmup,
             o.requests
         ));
-        warm.push(warm_path(&b, kind, o.warmup, o.requests).await?);
+        warm.push(warm_path(&b, kind, o.warmup, o.requests, 0).await?);
     }
     let expected_version = 1 + 3 * (o.warmup + o.requests) as u64;
     let h_version = version_of(&b.admin, &b.table, "bench-h").await?;
     let r_version = version_of(&b.admin, &b.table, "bench-r").await?;
     let writes_ok = h_version == expected_version && r_version == expected_version;
+
+    // 1b. The same rows over TLS (the proxies), numbered on from the plain
+    // pass so every PATCH still writes.
+    let tls_n = o.tls_requests.unwrap_or(o.requests);
+    let mut warm_tls = Vec::new();
+    for kind in Kind::ALL.into_iter().chain(Kind::KEYED).chain(Kind::FIND) {
+        progress(&format!(
+            "warm path over TLS: {} ({} + {tls_n} requests)",
+            kind.label(),
+            o.warmup
+        ));
+        warm_tls.push(warm_path(&bt, kind, o.warmup, tls_n, o.warmup + o.requests).await?);
+    }
+
+    // 1c. The change-events function beside the raw PutEvents calls.
+    progress(&format!(
+        "events function: {} stream batches of {} records (moto), then with PutEvents mocked",
+        o.events_batches,
+        events_fn::BATCH
+    ));
+    let events_row = events_fn::events_rows(&b, o.events_batches.max(1)).await?;
 
     progress("CPU per request with DynamoDB answered in process (aws-smithy-mocks)");
     let cpu = cpu_only(&b, o.warmup, o.requests.max(1000)).await?;
@@ -229,30 +290,47 @@ async fn run() -> Res<()> {
 
     // 3. Round trips of the unavoidable init calls.
     progress("SSM GetParameter and DynamoDB DescribeTable with fresh clients");
-    let rt = round_trips(&b.config, &b.param, &b.table, o.cold).await?;
+    let rt = round_trips(&b.config, &b.param, &b.table, o.cold, None).await?;
+    progress("the same over TLS (a full handshake each)");
+    let rt_tls = round_trips(&b.config, &b.param, &b.table, o.cold, Some(&tls_urls)).await?;
 
     // 4. Cold starts, interleaved function / floor.
     let env = lambda_env(&b);
-    let breakdown = if o.probe.is_file() {
-        progress("init step by step (examples/init_probe in fresh processes)");
-        Some(init_breakdown(&o.probe, &env, o.cold)?)
+    // The function over TLS: the proxies' URLs and the CA; the rest as is.
+    let env_tls: Vec<(String, String)> = env
+        .iter()
+        .map(|(k, v)| match k.as_str() {
+            "AWS_ENDPOINT_URL_DYNAMODB" => (k.clone(), tls_urls.0.clone()),
+            "AWS_ENDPOINT_URL_SSM" => (k.clone(), tls_urls.1.clone()),
+            _ => (k.clone(), v.clone()),
+        })
+        .chain([(
+            "SSL_CERT_FILE".to_owned(),
+            certs.bundle.display().to_string(),
+        )])
+        .collect();
+    let (breakdown, breakdown_tls) = if o.probe.is_file() {
+        progress("init step by step (examples/init_probe in fresh processes), plain then TLS");
+        (
+            Some(init_breakdown(&o.probe, &env, o.cold)?),
+            Some(init_breakdown(&o.probe, &env_tls, o.cold)?),
+        )
     } else {
-        None
+        (None, None)
     };
     let api_log = out_dir.join("customers-api.stderr.log");
     let hello_log = out_dir.join("hello.stderr.log");
     let _ = std::fs::remove_file(&api_log);
     let _ = std::fs::remove_file(&hello_log);
-    let (mut api_init, mut api_first, mut hello_init, mut hello_first) =
-        (vec![], vec![], vec![], vec![]);
-    let (mut cmp_init, mut cmp_first) = (vec![], vec![]);
     let cmp_log = out_dir.join("compare.stderr.log");
     let _ = std::fs::remove_file(&cmp_log);
-    // 0 = the function, 1 = the floor, 2 = the --compare build; the order
-    // rotates so that none always runs right after another's exit.
-    let mut order: Vec<usize> = vec![0, 1];
+    // The rows, by index: 0 = the function, 1 = the floor, 2 = the --compare
+    // build, 3 = the function over TLS, 4 = the --compare build over TLS; the
+    // order rotates so that none always runs right after another's exit.
+    let mut rows: Vec<ColdRow> = (0..5).map(|_| ColdRow::default()).collect();
+    let mut order: Vec<usize> = vec![0, 1, 3];
     if o.compare.is_some() {
-        order.push(2);
+        order.extend([2, 4]);
     }
     let mut cold_problems = Vec::new();
     for i in 0..o.cold {
@@ -268,21 +346,16 @@ async fn run() -> Res<()> {
         order.rotate_left(1);
         for &which in &order {
             let (bin, log) = match (which, &o.compare) {
-                (0, _) => (&o.bin, &api_log),
-                (2, Some(other)) => (other, &cmp_log),
+                (0 | 3, _) => (&o.bin, &api_log),
+                (2 | 4, Some(other)) => (other, &cmp_log),
                 _ => (&o.hello, &hello_log),
             };
-            let s = session(bin, &env, vec![ev.clone()], log).await?;
-            if let Some(p) = s.first_problem {
+            let env = if which >= 3 { &env_tls } else { &env };
+            let s = session(bin, env, vec![ev.clone()], log).await?;
+            if let Some(p) = s.first_problem.clone() {
                 cold_problems.push(p);
             }
-            let (init, first) = match which {
-                0 => (&mut api_init, &mut api_first),
-                2 => (&mut cmp_init, &mut cmp_first),
-                _ => (&mut hello_init, &mut hello_first),
-            };
-            init.push(ns(s.init));
-            first.push(ns(s.first));
+            rows[which].push(&s);
         }
     }
 
@@ -298,6 +371,7 @@ async fn run() -> Res<()> {
     let api_s = session(&o.bin, &env, mixed.clone(), &api_log).await?;
     let hello_s = session(&o.hello, &env, mixed, &hello_log).await?;
 
+    let item_bytes = item_bytes(&b, "bench-h").await?;
     report::print(
         &o,
         &b,
@@ -309,13 +383,14 @@ async fn run() -> Res<()> {
             tput,
             rt,
             breakdown,
-            api_init,
-            api_first,
-            hello_init,
-            hello_first,
-            cmp_init,
-            cmp_first,
+            breakdown_tls,
+            cold: rows,
             cold_problems,
+            warm_tls,
+            rt_tls,
+            events: events_row,
+            handshakes: hs.summary(),
+            item_bytes,
             api_s,
             hello_s,
         },

@@ -15,7 +15,7 @@ use customers_api::startup::config::Config;
 use customers_api::startup::init;
 use serde_json::json;
 
-use crate::call_counter::Counter;
+use crate::call_counter::{Capacity, Counter};
 use crate::events::{body_text, city_of, email_of, name_of, raw_event, request};
 use crate::raw::{Raw, s};
 use crate::{Res, WRITE_KEY};
@@ -25,6 +25,8 @@ pub(crate) struct Bench {
     pub(crate) raw: Arc<Raw>,
     pub(crate) ddb_count: Counter,
     pub(crate) ssm_count: Counter,
+    /// Request units the handler's and the raw calls' answers report.
+    pub(crate) capacity: Capacity,
     pub(crate) table: String,
     pub(crate) param: String,
     pub(crate) config: Config,
@@ -124,20 +126,34 @@ pub(crate) async fn setup() -> Res<Bench> {
         .send()
         .await?;
 
-    // The app exactly as src/bin/customers-api.rs assembles it, with a call counter on each
-    // client (it only increments an atomic).
+    build(&config, &sdk, None, &table, &param, admin).await
+}
+
+/// The app exactly as src/bin/customers-api.rs assembles it, with a call
+/// counter on each client (it only increments an atomic) and the capacity
+/// interceptor on the DynamoDB one; `endpoints` (DynamoDB, SSM) overrides the
+/// stack's, for the TLS twin.
+async fn build(
+    config: &Config,
+    sdk: &aws_config::SdkConfig,
+    endpoints: Option<(String, String)>,
+    table: &str,
+    param: &str,
+    admin: aws_sdk_dynamodb::Client,
+) -> Res<Bench> {
     let ddb_count = Counter::default();
     let ssm_count = Counter::default();
-    let ddb = aws_sdk_dynamodb::Client::from_conf(
-        aws_sdk_dynamodb::config::Builder::from(&sdk)
-            .interceptor(ddb_count.clone())
-            .build(),
-    );
-    let ssm = aws_sdk_ssm::Client::from_conf(
-        aws_sdk_ssm::config::Builder::from(&sdk)
-            .interceptor(ssm_count.clone())
-            .build(),
-    );
+    let capacity = Capacity::default();
+    let mut ddb_conf = aws_sdk_dynamodb::config::Builder::from(sdk)
+        .interceptor(ddb_count.clone())
+        .interceptor(capacity.clone());
+    let mut ssm_conf = aws_sdk_ssm::config::Builder::from(sdk).interceptor(ssm_count.clone());
+    if let Some((d, s)) = &endpoints {
+        ddb_conf = ddb_conf.endpoint_url(d);
+        ssm_conf = ssm_conf.endpoint_url(s);
+    }
+    let ddb = aws_sdk_dynamodb::Client::from_conf(ddb_conf.build());
+    let ssm = aws_sdk_ssm::Client::from_conf(ssm_conf.build());
     let app = init::app(config.clone(), ddb.clone(), ssm);
     init::warm(&app).await;
     if ssm_count.ops() != 1 {
@@ -145,18 +161,34 @@ pub(crate) async fn setup() -> Res<Bench> {
     }
     let raw = Raw {
         ddb,
-        table: table.clone(),
+        table: table.to_owned(),
     };
     Ok(Bench {
         app: Arc::new(app),
         raw: Arc::new(raw),
         ddb_count,
         ssm_count,
-        table,
-        param,
-        config,
+        capacity,
+        table: table.to_owned(),
+        param: param.to_owned(),
+        config: config.clone(),
         admin,
     })
+}
+
+/// The same app, table and keys with clients that go through the TLS
+/// proxies (`ddb`, `ssm`: their https URLs).
+pub(crate) async fn tls_twin(b: &Bench, ddb: String, ssm: String) -> Res<Bench> {
+    let sdk = init::sdk_config(&b.config).await;
+    build(
+        &b.config,
+        &sdk,
+        Some((ddb, ssm)),
+        &b.table,
+        &b.param,
+        b.admin.clone(),
+    )
+    .await
 }
 
 /// Seeds a customer through the handler (POST), with an email, an address and
@@ -205,4 +237,41 @@ pub(crate) async fn version_of(
         Some(AttributeValue::N(n)) => Ok(n.parse()?),
         _ => Err(format!("{id}: no version").into()),
     }
+}
+pub(crate) type Item = HashMap<String, AttributeValue>;
+
+/// An item's size as DynamoDB reckons it for capacity: each attribute's name
+/// plus its value (strings and binaries their bytes, numbers about one byte
+/// per two digits plus one, maps and lists 3 bytes plus 1 per element plus
+/// their contents, booleans and null 1).
+pub(crate) fn item_size(item: &Item) -> usize {
+    fn value(v: &AttributeValue) -> usize {
+        match v {
+            AttributeValue::S(s) => s.len(),
+            AttributeValue::N(n) => n.trim_start_matches('-').len().div_ceil(2) + 1,
+            AttributeValue::B(b) => b.as_ref().len(),
+            AttributeValue::Bool(_) | AttributeValue::Null(_) => 1,
+            AttributeValue::M(m) => {
+                3 + m.iter().map(|(k, v)| 1 + k.len() + value(v)).sum::<usize>()
+            }
+            AttributeValue::L(l) => 3 + l.iter().map(|v| 1 + value(v)).sum::<usize>(),
+            AttributeValue::Ss(ss) => ss.iter().map(String::len).sum(),
+            AttributeValue::Ns(ns) => ns.iter().map(|n| n.len().div_ceil(2) + 1).sum(),
+            AttributeValue::Bs(bs) => bs.iter().map(|b| b.as_ref().len()).sum(),
+            _ => 0,
+        }
+    }
+    item.iter().map(|(k, v)| k.len() + value(v)).sum()
+}
+
+pub(crate) async fn item_bytes(b: &Bench, id: &str) -> Res<usize> {
+    let out = b
+        .admin
+        .get_item()
+        .table_name(&b.table)
+        .key("pk", s(format!("customer#{id}")))
+        .consistent_read(true)
+        .send()
+        .await?;
+    Ok(out.item.as_ref().map_or(0, item_size))
 }

@@ -11,6 +11,7 @@ use customers_api::startup::config::Config;
 use customers_api::startup::init;
 
 use crate::Res;
+use crate::call_counter::Used;
 use crate::events::{Kind, body_text, event, request};
 use crate::raw::{Raw, s};
 use crate::setup::Bench;
@@ -27,6 +28,9 @@ pub(crate) struct Warm {
     pub(crate) errors: usize,
     pub(crate) first_error: Option<String>,
     pub(crate) n: usize,
+    /// Request units over the `n` measured requests (handler, raw).
+    pub(crate) handler_units: Used,
+    pub(crate) raw_units: Used,
 }
 
 async fn handler_once(b: &Bench, ev: &str, rid: String) -> Res<(Duration, u32, u16, String)> {
@@ -44,7 +48,15 @@ async fn handler_once(b: &Bench, ev: &str, rid: String) -> Res<(Duration, u32, u
     Ok((d, ctx.calls.get(), status, text))
 }
 
-pub(crate) async fn warm_path(b: &Bench, kind: Kind, warmup: usize, n: usize) -> Res<Warm> {
+/// `offset` shifts the request numbers (the written values alternate with
+/// them): the TLS pass continues where the plain one ended.
+pub(crate) async fn warm_path(
+    b: &Bench,
+    kind: Kind,
+    warmup: usize,
+    n: usize,
+    offset: usize,
+) -> Res<Warm> {
     let (hid, rid) = kind.ids();
     let mut h = Vec::with_capacity(n);
     let mut r = Vec::with_capacity(n);
@@ -53,24 +65,32 @@ pub(crate) async fn warm_path(b: &Bench, kind: Kind, warmup: usize, n: usize) ->
     let mut first_error = None;
     let mut ssm_calls = 0;
     let mut attempts = 0;
-    for i in 0..warmup + n {
+    let (mut hu, mut ru) = (Used::default(), Used::default());
+    for i in offset..offset + warmup + n {
         let ev = event(kind, hid, i);
-        let measured = i >= warmup;
+        let measured = i >= offset + warmup;
+        let mut raw_u = Used::default();
         // Alternate which goes first, so neither always follows the other.
         let raw_first = i % 2 == 1;
         let mut raw_d = Duration::ZERO;
         if raw_first {
+            let u0 = b.capacity.used();
             let t = Instant::now();
             b.raw.run(kind, rid, i).await?;
             raw_d = t.elapsed();
+            raw_u = b.capacity.used() - u0;
         }
         let (ssm0, att0) = (b.ssm_count.ops(), b.ddb_count.attempts());
+        let u0 = b.capacity.used();
         let (d, calls, status, text) = handler_once(b, &ev, format!("bench-{i}")).await?;
+        let h_u = b.capacity.used() - u0;
         let (ssm1, att1) = (b.ssm_count.ops(), b.ddb_count.attempts());
         if !raw_first {
+            let u0 = b.capacity.used();
             let t = Instant::now();
             b.raw.run(kind, rid, i).await?;
             raw_d = t.elapsed();
+            raw_u = b.capacity.used() - u0;
         }
         if status != 200 {
             errors += 1;
@@ -83,6 +103,8 @@ pub(crate) async fn warm_path(b: &Bench, kind: Kind, warmup: usize, n: usize) ->
             cmax = cmax.max(calls);
             ssm_calls += ssm1 - ssm0;
             attempts += att1 - att0;
+            hu += h_u;
+            ru += raw_u;
         }
     }
     Ok(Warm {
@@ -96,6 +118,8 @@ pub(crate) async fn warm_path(b: &Bench, kind: Kind, warmup: usize, n: usize) ->
         errors,
         first_error,
         n,
+        handler_units: hu,
+        raw_units: ru,
     })
 }
 

@@ -41,11 +41,11 @@ fn main() {
         let keys = app.keys.warm().await;
         mark("ssm_keys_first_call");
         let table = app.customers.store().warm().await;
-        mark("dynamodb_describe_first_call");
+        mark("dynamodb_warm_first_call");
         app.keys.warm().await;
         mark("ssm_keys_second_call");
         let _ = app.customers.store().warm().await;
-        mark("dynamodb_describe_second_call");
+        mark("dynamodb_warm_second_call");
         assert!(keys && table.is_ok(), "keys or table not reachable");
     });
     let fields: Vec<String> = steps.iter().map(|(k, v)| format!("\"{k}\":{v}")).collect();

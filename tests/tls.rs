@@ -5,7 +5,7 @@
 //! the credentials and region `init::sdk_config` finds (the variables, else
 //! the profile).
 //! Needs no local stack: the server here answers GetParameter and
-//! DescribeTable itself, and a plain listener stands in for the Runtime API,
+//! GetItem itself, and a plain listener stands in for the Runtime API,
 //! whose first `next` call marks the end of init.
 
 use std::ffi::OsStr;
@@ -63,7 +63,7 @@ async fn reply<S: AsyncWrite + Unpin>(s: &mut S, content_type: &str, body: &str)
 /// (key id, date, region, service), lowercased.
 type Served = Arc<Mutex<Vec<(String, String)>>>;
 
-/// Serves GetParameter (one key set) and DescribeTable over TLS with the
+/// Serves GetParameter (one key set) and GetItem (no item) over TLS with the
 /// fixture leaf, signed by `ca.pem`.
 async fn aws_over_tls() -> (String, Served) {
     let certs = CertificateDer::pem_file_iter(fixture("server.pem"))
@@ -116,7 +116,7 @@ async fn aws_over_tls() -> (String, Served) {
                     serde_json::json!({"Parameter": {"Name": "/tls-test/keys", "Type": "SecureString",
                         "Value": keys, "Version": 1}})
                 } else {
-                    serde_json::json!({"Table": {"TableName": "over-tls", "TableStatus": "ACTIVE"}})
+                    serde_json::json!({})
                 };
                 reply(&mut tls, "application/x-amz-json-1.1", &body.to_string()).await;
             });
@@ -204,7 +204,7 @@ impl Init {
     }
 }
 
-const BOTH: [&str; 2] = ["amazonssm.getparameter", "dynamodb_20120810.describetable"];
+const BOTH: [&str; 2] = ["amazonssm.getparameter", "dynamodb_20120810.getitem"];
 
 /// Starts the function binary with `vars` added to (or, with `None`, removed
 /// from) a Lambda-like environment that has no TLS variable, waits for its

@@ -30,7 +30,7 @@
 //!   spawned against a minimal Lambda Runtime API served here;
 //! - peak RSS after 1000 invocations through that Runtime API;
 //! - throughput with 32 requests in flight, handler against raw SDK calls;
-//! - SSM GetParameter and DynamoDB DescribeTable with a fresh client each time
+//! - SSM GetParameter and DynamoDB GetItem (init's warm-up) with a fresh client each time
 //!   (connection setup included): the unavoidable part of init.
 
 mod call_counter;
@@ -289,7 +289,7 @@ async fn run(o: Opts, certs: tls_proxy::Certs) -> Res<()> {
     }
 
     // 3. Round trips of the unavoidable init calls.
-    progress("SSM GetParameter and DynamoDB DescribeTable with fresh clients");
+    progress("SSM GetParameter and DynamoDB GetItem (init's warm-up) with fresh clients");
     let rt = round_trips(&b.config, &b.param, &b.table, o.cold, None).await?;
     progress("the same over TLS (a full handshake each)");
     let rt_tls = round_trips(&b.config, &b.param, &b.table, o.cold, Some(&tls_urls)).await?;

@@ -133,7 +133,6 @@ pub(crate) async fn cpu_only(
     warmup: usize,
     n: usize,
 ) -> Res<Vec<(Kind, Pct, Pct, u32)>> {
-    use aws_sdk_dynamodb::operation::describe_table::DescribeTableOutput;
     use aws_sdk_dynamodb::operation::get_item::GetItemOutput;
     use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsOutput;
     use aws_sdk_dynamodb::operation::update_item::UpdateItemOutput;
@@ -178,12 +177,10 @@ pub(crate) async fn cpu_only(
     });
     let tx = mock!(aws_sdk_dynamodb::Client::transact_write_items)
         .then_output(|| TransactWriteItemsOutput::builder().build());
-    let describe = mock!(aws_sdk_dynamodb::Client::describe_table)
-        .then_output(|| DescribeTableOutput::builder().build());
     let ddb = mock_client!(
         aws_sdk_dynamodb,
         RuleMode::MatchAny,
-        &[&refuse, &update, &get, &tx, &describe]
+        &[&refuse, &update, &get, &tx]
     );
     // Keys from moto as usual, cached for longer than this section runs.
     let env: HashMap<&str, &str> = HashMap::from([

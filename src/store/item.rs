@@ -110,30 +110,34 @@ fn from_attr(a: AttributeValue) -> Option<Value> {
 pub struct Malformed(pub &'static str);
 
 pub fn stored_from_item(item: &Item) -> Result<Stored, Malformed> {
-    stored_from(item, |name| item.get(name).cloned())
+    stored_from(
+        item.get(attr::VERSION),
+        item.get(attr::EMAIL_NORM),
+        |name| item.get(name).cloned(),
+    )
 }
 
 /// As [`stored_from_item`], moving the values out of an item the caller
 /// owns (an SDK answer): no copy of each attribute before it is converted,
 /// which is most of a page of 100's own time.
 pub fn stored_from_owned(mut item: Item) -> Result<Stored, Malformed> {
-    let meta = Item::from_iter(
-        [attr::VERSION, attr::EMAIL_NORM]
-            .into_iter()
-            .filter_map(|k| item.remove_entry(k)),
-    );
-    stored_from(&meta, |name| item.remove(name))
+    let version = item.remove(attr::VERSION);
+    let email_norm = item.remove(attr::EMAIL_NORM);
+    stored_from(version.as_ref(), email_norm.as_ref(), |name| {
+        item.remove(name)
+    })
 }
 
 fn stored_from(
-    meta: &Item,
+    version: Option<&AttributeValue>,
+    email_norm: Option<&AttributeValue>,
     mut take: impl FnMut(&str) -> Option<AttributeValue>,
 ) -> Result<Stored, Malformed> {
-    let version = match meta.get(attr::VERSION) {
+    let version = match version {
         Some(AttributeValue::N(n)) => n.parse().map_err(|_| Malformed("version"))?,
         _ => return Err(Malformed("version")),
     };
-    let email_norm = match meta.get(attr::EMAIL_NORM) {
+    let email_norm = match email_norm {
         Some(AttributeValue::S(s)) => Some(s.clone()),
         _ => None,
     };

@@ -120,7 +120,6 @@ fn log(s: &Summary, event: &Event, app: &EventsApp) -> String {
     } else {
         ("INFO", "stream batch delivered")
     };
-    let now = chrono::Utc::now();
     let mut line = Line::new(level, message);
     line.set(telemetry::SERVICE, app.telemetry.service.as_str())
         .set("records", s.records)
@@ -138,14 +137,13 @@ fn log(s: &Summary, event: &Event, app: &EventsApp) -> String {
         .map(|r| r.change.approximate_creation_date_time)
         .min();
     if let Some(oldest) = oldest {
-        let age = (now - oldest).num_milliseconds().max(0);
+        let age = (chrono::Utc::now() - oldest).num_milliseconds().max(0);
         line.number(telemetry::ITERATOR_AGE_MS, age as f64);
     }
-    let doc = line.into_emf(
-        &app.telemetry.namespace,
+    telemetry::render(
+        line,
+        &app.telemetry,
         telemetry::EVENTS_DIMENSIONS,
         telemetry::EVENTS_METRICS,
-        now.timestamp_millis().max(0) as u64,
-    );
-    serde_json::to_string(&doc).unwrap_or_default()
+    )
 }

@@ -4,7 +4,7 @@
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::Instant;
 
 use lambda_http::http::header::{CONTENT_TYPE, ETAG, LINK, LOCATION};
 use lambda_http::http::{HeaderValue, Method, StatusCode};
@@ -181,16 +181,12 @@ fn summary(
     if app.cold.swap(false, Ordering::Relaxed) {
         line.number(telemetry::COLD_START, 1.0);
     }
-    let now_ms = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64);
-    let doc = line.into_emf(
-        &app.config.telemetry.namespace,
+    telemetry::render(
+        line,
+        &app.config.telemetry,
         telemetry::API_DIMENSIONS,
         telemetry::API_METRICS,
-        now_ms,
-    );
-    serde_json::to_string(&doc).unwrap_or_default()
+    )
 }
 
 fn unsupported(patch: bool) -> ApiError {

@@ -85,6 +85,21 @@ pub fn status_class(status: u16) -> &'static str {
     }
 }
 
+/// The line as written: `line` with its EMF directive for `settings`'
+/// namespace, stamped now.
+pub fn render(
+    line: emf::Line,
+    settings: &Settings,
+    dimensions: &[&[&str]],
+    metrics: &[(&str, Unit)],
+) -> String {
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64);
+    let doc = line.into_emf(&settings.namespace, dimensions, metrics, now_ms);
+    serde_json::to_string(&doc).unwrap_or_default()
+}
+
 type Sink = Box<dyn Fn(&[u8]) + Send + Sync>;
 
 static SINK: OnceLock<Sink> = OnceLock::new();

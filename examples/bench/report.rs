@@ -90,40 +90,14 @@ pub(crate) fn print(o: &Opts, b: &Bench, r: Results) -> Res<()> {
         "Warm path: handle_with (in process) vs the raw SDK calls doing the same DynamoDB work, {} requests each after {} warm-up, µs",
         o.requests, o.warmup
     ));
-    out(format!(
-        "{:<28} {:>5}  {:>24}  {:>24}  {:>12}  {:>9}",
-        "request", "calls", "handler p50/p90/p99", "raw p50/p90/p99", "ratio p50/p99", "overhead"
-    ));
+    warm_header(&mut out);
     let mut warm_json = serde_json::Map::new();
     let mut ssm_warm_total = 0;
     let mut warm_total = 0;
     for w in &warm {
         let r50 = w.handler.p50 / w.raw.p50;
         let r99 = w.handler.p99 / w.raw.p99;
-        let calls = if w.calls_min == w.calls_max {
-            w.calls_min.to_string()
-        } else {
-            format!("{}-{}", w.calls_min, w.calls_max)
-        };
-        out(format!(
-            "{:<28} {:>5}  {:>24}  {:>24}  {:>12}  {:>9}",
-            w.kind.label(),
-            calls,
-            format!(
-                "{:.0} / {:.0} / {:.0}",
-                w.handler.p50, w.handler.p90, w.handler.p99
-            ),
-            format!("{:.0} / {:.0} / {:.0}", w.raw.p50, w.raw.p90, w.raw.p99),
-            format!("{r50:.2} / {r99:.2}"),
-            format!("{:+.0}", w.handler.p50 - w.raw.p50),
-        ));
-        if w.errors > 0 {
-            out(format!(
-                "  !! {} non-200 answers, first: {}",
-                w.errors,
-                w.first_error.as_deref().unwrap_or("")
-            ));
-        }
+        let calls = warm_row(&mut out, w);
         ssm_warm_total += w.ssm_calls;
         warm_total += w.n;
         let calls_ok =
@@ -531,41 +505,56 @@ fn lambda_cost(billed_ms: f64) -> f64 {
     LAMBDA_PER_REQUEST + billed_ms / 1000.0 * MEMORY_MB / 1024.0 * LAMBDA_ARM_GB_S
 }
 
-pub(crate) fn warm_table(
-    out: &mut impl FnMut(String),
-    warm: &[Warm],
-) -> serde_json::Map<String, Value> {
+fn warm_header(out: &mut impl FnMut(String)) {
     out(format!(
         "{:<28} {:>5}  {:>24}  {:>24}  {:>12}  {:>9}",
         "request", "calls", "handler p50/p90/p99", "raw p50/p90/p99", "ratio p50/p99", "overhead"
     ));
+}
+
+/// One warm row (and its errors, if any); returns the calls column.
+fn warm_row(out: &mut impl FnMut(String), w: &Warm) -> String {
+    let calls = if w.calls_min == w.calls_max {
+        w.calls_min.to_string()
+    } else {
+        format!("{}-{}", w.calls_min, w.calls_max)
+    };
+    out(format!(
+        "{:<28} {:>5}  {:>24}  {:>24}  {:>12}  {:>9}",
+        w.kind.label(),
+        calls,
+        format!(
+            "{:.0} / {:.0} / {:.0}",
+            w.handler.p50, w.handler.p90, w.handler.p99
+        ),
+        format!("{:.0} / {:.0} / {:.0}", w.raw.p50, w.raw.p90, w.raw.p99),
+        format!(
+            "{:.2} / {:.2}",
+            w.handler.p50 / w.raw.p50,
+            w.handler.p99 / w.raw.p99
+        ),
+        format!("{:+.0}", w.handler.p50 - w.raw.p50),
+    ));
+    if w.errors > 0 {
+        out(format!(
+            "  !! {} non-200 answers, first: {}",
+            w.errors,
+            w.first_error.as_deref().unwrap_or("")
+        ));
+    }
+    calls
+}
+
+pub(crate) fn warm_table(
+    out: &mut impl FnMut(String),
+    warm: &[Warm],
+) -> serde_json::Map<String, Value> {
+    warm_header(out);
     let mut js = serde_json::Map::new();
     for w in warm {
         let r50 = w.handler.p50 / w.raw.p50;
         let r99 = w.handler.p99 / w.raw.p99;
-        out(format!(
-            "{:<28} {:>5}  {:>24}  {:>24}  {:>12}  {:>9}",
-            w.kind.label(),
-            if w.calls_min == w.calls_max {
-                w.calls_min.to_string()
-            } else {
-                format!("{}-{}", w.calls_min, w.calls_max)
-            },
-            format!(
-                "{:.0} / {:.0} / {:.0}",
-                w.handler.p50, w.handler.p90, w.handler.p99
-            ),
-            format!("{:.0} / {:.0} / {:.0}", w.raw.p50, w.raw.p90, w.raw.p99),
-            format!("{r50:.2} / {r99:.2}"),
-            format!("{:+.0}", w.handler.p50 - w.raw.p50),
-        ));
-        if w.errors > 0 {
-            out(format!(
-                "  !! {} non-200 answers, first: {}",
-                w.errors,
-                w.first_error.as_deref().unwrap_or("")
-            ));
-        }
+        warm_row(out, w);
         js.insert(
             w.kind.key().into(),
             json!({"requests": w.n, "handler_us": pct_json(w.handler), "raw_us": pct_json(w.raw),

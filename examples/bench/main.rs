@@ -9,8 +9,11 @@
 //!     --hello target/release/examples/hello [--out target/bench/latest.json]
 //!     [--requests 5000] [--warmup 500] [--cold 25] [--invocations 1000]
 //!     [--concurrency 32] [--per-worker 100] [--package target/bench/package.json]
-//!     [--compare OTHER_BUILD_OF_THE_FUNCTION]
+//!     [--compare OTHER_BUILD_OF_THE_FUNCTION] [--cpu-only]
 //! ```
+//!
+//! `--cpu-only` prints the CPU-per-request table alone (DynamoDB mocked, a
+//! minute): for judging a change to the handler's own work.
 //!
 //! `--compare` cold-starts a second build of the function in the same
 //! interleaving (A, B, floor), so that a change to init can be judged against
@@ -82,6 +85,7 @@ struct Opts {
     invocations: usize,
     concurrency: usize,
     per_worker: usize,
+    cpu_only: bool,
 }
 
 fn opts() -> Res<Opts> {
@@ -102,6 +106,7 @@ fn opts() -> Res<Opts> {
         invocations: 1000,
         concurrency: 32,
         per_worker: 100,
+        cpu_only: false,
     };
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
@@ -121,6 +126,7 @@ fn opts() -> Res<Opts> {
             "--invocations" => o.invocations = val()?.parse()?,
             "--concurrency" => o.concurrency = val()?.parse()?,
             "--per-worker" => o.per_worker = val()?.parse()?,
+            "--cpu-only" => o.cpu_only = true,
             "-h" | "--help" => {
                 eprintln!("see the header of examples/bench/main.rs");
                 std::process::exit(0);
@@ -225,6 +231,12 @@ async fn run(o: Opts, certs: tls_proxy::Certs) -> Res<()> {
     }
     for id in &ids {
         seed(&b.app, id).await?;
+    }
+    if o.cpu_only {
+        progress("CPU per request with DynamoDB answered in process (aws-smithy-mocks)");
+        let n = o.requests.max(1000);
+        report::print_cpu(&cpu_only(&b, o.warmup, n).await?, n);
+        return Ok(());
     }
 
     // 1. Warm path.

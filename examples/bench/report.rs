@@ -174,29 +174,7 @@ pub(crate) fn print(o: &Opts, b: &Bench, r: Results) -> Res<()> {
     let cost_json = cost_section(&mut out, &mut targets, &warm, &warm_tls, item_bytes);
     out(String::new());
 
-    out(format!(
-        "CPU per request without I/O: DynamoDB answered in process by aws-smithy-mocks, {} requests each, µs",
-        o.requests.max(1000)
-    ));
-    out(format!(
-        "{:<28} {:>5}  {:>22}  {:>22}  {:>14}",
-        "request", "calls", "handler p50 / p99", "raw SDK p50 / p99", "our code p50"
-    ));
-    let mut cpu_json = serde_json::Map::new();
-    for (kind, h, r, calls) in &cpu {
-        out(format!(
-            "{:<28} {:>5}  {:>22}  {:>22}  {:>14}",
-            kind.label(),
-            calls,
-            format!("{:.1} / {:.1}", h.p50, h.p99),
-            format!("{:.1} / {:.1}", r.p50, r.p99),
-            format!("{:.1}", h.p50 - r.p50)
-        ));
-        cpu_json.insert(
-            kind.key().into(),
-            json!({"handler_us": pct_json(*h), "raw_us": pct_json(*r), "ours_p50_us": round1(h.p50 - r.p50), "dynamodb_calls": calls}),
-        );
-    }
+    let cpu_json = cpu_table(&mut out, &cpu, o.requests.max(1000));
     out(String::new());
 
     out(format!(
@@ -543,6 +521,38 @@ fn warm_row(out: &mut impl FnMut(String), w: &Warm) -> String {
         ));
     }
     calls
+}
+
+/// The CPU-per-request table (DynamoDB mocked), and its JSON.
+fn cpu_table(out: &mut impl FnMut(String), cpu: &[(Kind, Pct, Pct, u32)], n: usize) -> Value {
+    out(format!(
+        "CPU per request without I/O: DynamoDB answered in process by aws-smithy-mocks, {n} requests each, µs"
+    ));
+    out(format!(
+        "{:<28} {:>5}  {:>22}  {:>22}  {:>14}",
+        "request", "calls", "handler p50 / p99", "raw SDK p50 / p99", "our code p50"
+    ));
+    let mut cpu_json = serde_json::Map::new();
+    for (kind, h, r, calls) in cpu {
+        out(format!(
+            "{:<28} {:>5}  {:>22}  {:>22}  {:>14}",
+            kind.label(),
+            calls,
+            format!("{:.1} / {:.1}", h.p50, h.p99),
+            format!("{:.1} / {:.1}", r.p50, r.p99),
+            format!("{:.1}", h.p50 - r.p50)
+        ));
+        cpu_json.insert(
+            kind.key().into(),
+            json!({"handler_us": pct_json(*h), "raw_us": pct_json(*r), "ours_p50_us": round1(h.p50 - r.p50), "dynamodb_calls": calls}),
+        );
+    }
+    Value::Object(cpu_json)
+}
+
+/// `--cpu-only`: that table alone, on stdout.
+pub(crate) fn print_cpu(cpu: &[(Kind, Pct, Pct, u32)], n: usize) {
+    cpu_table(&mut |s| println!("{s}"), cpu, n);
 }
 
 pub(crate) fn warm_table(

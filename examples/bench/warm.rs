@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
+use aws_sdk_dynamodb::types::AttributeValue;
 use customers_api::http::{RequestCtx, handle_with};
 use customers_api::startup::config::Config;
 use customers_api::startup::init;
@@ -16,6 +17,8 @@ use crate::events::{Kind, body_text, event, request};
 use crate::raw::{Raw, s};
 use crate::setup::Bench;
 use crate::stats::{Pct, ns, pct};
+
+type Item = HashMap<String, AttributeValue>;
 
 pub(crate) struct Warm {
     pub(crate) kind: Kind,
@@ -133,7 +136,9 @@ pub(crate) async fn cpu_only(
     warmup: usize,
     n: usize,
 ) -> Res<Vec<(Kind, Pct, Pct, u32)>> {
+    use aws_sdk_dynamodb::operation::batch_get_item::BatchGetItemOutput;
     use aws_sdk_dynamodb::operation::get_item::GetItemOutput;
+    use aws_sdk_dynamodb::operation::query::QueryOutput;
     use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsOutput;
     use aws_sdk_dynamodb::operation::update_item::UpdateItemOutput;
     use aws_sdk_dynamodb::types::error::ConditionalCheckFailedException;
@@ -177,14 +182,41 @@ pub(crate) async fn cpu_only(
     });
     let tx = mock!(aws_sdk_dynamodb::Client::transact_write_items)
         .then_output(|| TransactWriteItemsOutput::builder().build());
+    // The list pages: the index keys of 101 customers, then the customers
+    // themselves, each a copy of bench-h under its own id.
+    let (keys, customers) = page_items(&item);
+    let (k21, k101) = (keys[..21].to_vec(), keys);
+    let query = |n: i32, keys: Vec<Item>| {
+        mock!(aws_sdk_dynamodb::Client::query)
+            .match_requests(move |r| r.limit() == Some(n))
+            .then_output(move || QueryOutput::builder().set_items(Some(keys.clone())).build())
+    };
+    let (q21, q101) = (query(21, k21), query(101, k101));
+    let batch = |n: usize, items: Vec<Item>| {
+        mock!(aws_sdk_dynamodb::Client::batch_get_item)
+            .match_requests(move |r| {
+                r.request_items()
+                    .and_then(|m| m.values().next())
+                    .is_some_and(|k| k.keys().len() == n)
+            })
+            .then_output(move || {
+                BatchGetItemOutput::builder()
+                    .responses(TABLE_IN_MOCKS, items.clone())
+                    .build()
+            })
+    };
+    let (b20, b100) = (
+        batch(20, customers[..20].to_vec()),
+        batch(100, customers[..100].to_vec()),
+    );
     let ddb = mock_client!(
         aws_sdk_dynamodb,
         RuleMode::MatchAny,
-        &[&refuse, &update, &get, &tx]
+        &[&refuse, &update, &get, &tx, &q21, &q101, &b20, &b100]
     );
     // Keys from moto as usual, cached for longer than this section runs.
     let env: HashMap<&str, &str> = HashMap::from([
-        ("TABLE_NAME", b.table.as_str()),
+        ("TABLE_NAME", TABLE_IN_MOCKS),
         ("API_KEYS_PARAMETER", b.param.as_str()),
         ("API_KEYS_TTL_SECONDS", "3600"),
         ("API_KEYS_MAX_STALE_SECONDS", "3600"),
@@ -195,10 +227,10 @@ pub(crate) async fn cpu_only(
     init::warm(&app).await;
     let raw = Raw {
         ddb,
-        table: b.table.clone(),
+        table: TABLE_IN_MOCKS.to_owned(),
     };
     let mut out = Vec::new();
-    for kind in Kind::ALL {
+    for kind in Kind::ALL.into_iter().chain([Kind::Page20, Kind::Page100]) {
         let (mut h, mut r) = (Vec::with_capacity(n), Vec::with_capacity(n));
         let mut calls = 0;
         for i in 0..warmup + n {
@@ -228,6 +260,30 @@ pub(crate) async fn cpu_only(
         out.push((kind, pct(&h), pct(&r), calls));
     }
     Ok(out)
+}
+
+/// The table name the mocked client's answers are keyed by.
+const TABLE_IN_MOCKS: &str = "customers-mocked";
+
+/// 101 index keys (newest first) and the 101 customers they name.
+fn page_items(template: &Item) -> (Vec<Item>, Vec<Item>) {
+    let (mut keys, mut customers) = (Vec::new(), Vec::new());
+    for j in 0..101 {
+        let id = format!("cpu-page-{j:03}");
+        let position = format!("2026-01-01T00:00:{:02}.{:06}Z#{id}", 59 - j / 2, j);
+        let pk = s(format!("customer#{id}"));
+        let mut c = template.clone();
+        c.insert("pk".into(), pk.clone());
+        c.insert("customerId".into(), s(id));
+        c.insert("listSk".into(), s(position.clone()));
+        customers.push(c);
+        keys.push(HashMap::from([
+            ("pk".to_owned(), pk),
+            ("listPk".to_owned(), s("customer")),
+            ("listSk".to_owned(), s(position)),
+        ]));
+    }
+    (keys, customers)
 }
 
 // --- throughput -------------------------------------------------------------------

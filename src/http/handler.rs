@@ -9,7 +9,7 @@ use std::time::Instant;
 use lambda_http::http::header::{CONTENT_TYPE, ETAG, LINK, LOCATION};
 use lambda_http::http::{HeaderValue, Method, StatusCode};
 use lambda_http::{Body, Request, RequestExt, Response};
-use serde_json::{Map, Value, json};
+use serde_json::{Map, Value};
 
 use crate::auth::Keys;
 use crate::customer::create;
@@ -361,9 +361,18 @@ async fn list(
             (page.customers, next)
         }
     };
-    let data: Vec<Value> = found.iter().map(|s| item::view(&s.doc)).collect();
-    let body = json!({ "data": data, "nextCursor": next.as_ref().map(|(t, _)| t) });
-    let mut r = Response::new(Body::Text(body.to_string()));
+    #[derive(serde::Serialize)]
+    struct ListBody<'a> {
+        data: Vec<item::View<'a>>,
+        #[serde(rename = "nextCursor")]
+        next_cursor: Option<&'a str>,
+    }
+    let body = ListBody {
+        data: found.iter().map(|s| item::View(&s.doc)).collect(),
+        next_cursor: next.as_ref().map(|(t, _)| t.as_str()),
+    };
+    let body = serde_json::to_string(&body).map_err(|_| ApiError::Internal)?;
+    let mut r = Response::new(Body::Text(body));
     let h = r.headers_mut();
     h.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
     if let Some((_, link)) = next

@@ -4,8 +4,6 @@
 //! committed and the key is not. When that condition fails, DynamoDB hands
 //! the record back with the cancellation reasons and the caller replays it.
 
-use serde_json::json;
-
 use crate::error::ApiError;
 use crate::store::item::{self, Stored};
 use crate::store::precondition;
@@ -26,7 +24,7 @@ impl Reply {
     pub fn customer(status: u16, s: &Stored, location: Option<String>) -> Reply {
         Reply {
             status,
-            body: Some(json!({ "data": item::view(&s.doc) }).to_string()),
+            body: Some(item::data_body(&s.doc)),
             etag: Some(precondition::etag(s.version)),
             location,
         }

@@ -264,23 +264,69 @@ pub fn email_norm_of(doc: &Map<String, Value>) -> Option<String> {
 /// The response shape: every member present, unset as `null` (`{}` for
 /// maps, `[]` for tags), nested objects with all their members.
 pub fn view(doc: &Map<String, Value>) -> Value {
-    Value::Object(view_fields(fields::CUSTOMER, doc))
+    serde_json::to_value(View(doc)).unwrap_or(Value::Null)
 }
 
-fn view_fields(table: &'static [fields::Field], doc: &Map<String, Value>) -> Map<String, Value> {
-    let mut out = Map::new();
-    for f in table {
-        let v = doc.get(f.name);
-        let shown = match (f.kind, v) {
-            (Kind::Object(inner), Some(Value::Object(o))) => Value::Object(view_fields(inner, o)),
-            (Kind::Metadata | Kind::Details, None) => Value::Object(Map::new()),
-            (Kind::Tags, None) => Value::Array(Vec::new()),
-            (_, Some(v)) => v.clone(),
-            (_, None) => Value::Null,
-        };
-        out.insert(f.name.to_owned(), shown);
+/// `{"data": Customer}`, the body of every answer about one customer.
+pub fn data_body(doc: &Map<String, Value>) -> String {
+    #[derive(serde::Serialize)]
+    struct Data<'a> {
+        data: View<'a>,
     }
-    out
+    // Cannot fail: every key is a string and the writer is a String.
+    serde_json::to_string(&Data { data: View(doc) }).unwrap_or_default()
+}
+
+/// [`view`] as it is serialized, straight from the stored document: a
+/// response body is written from it without building (and then dropping) a
+/// second tree of the customer (a page of 100 is 100 of these). `view` is
+/// this, collected.
+#[derive(Debug, Clone, Copy)]
+pub struct View<'a>(pub &'a Map<String, Value>);
+
+impl serde::Serialize for View<'_> {
+    fn serialize<S: serde::Serializer>(&self, ser: S) -> Result<S::Ok, S::Error> {
+        view_fields(fields::CUSTOMER, self.0, ser)
+    }
+}
+
+/// `{}`.
+struct EmptyObject;
+
+impl serde::Serialize for EmptyObject {
+    fn serialize<S: serde::Serializer>(&self, ser: S) -> Result<S::Ok, S::Error> {
+        serde::ser::SerializeMap::end(ser.serialize_map(Some(0))?)
+    }
+}
+
+/// The members of `table`, in its order, from `doc`.
+struct Members<'a>(&'static [fields::Field], &'a Map<String, Value>);
+
+impl serde::Serialize for Members<'_> {
+    fn serialize<S: serde::Serializer>(&self, ser: S) -> Result<S::Ok, S::Error> {
+        view_fields(self.0, self.1, ser)
+    }
+}
+
+fn view_fields<S: serde::Serializer>(
+    table: &'static [fields::Field],
+    doc: &Map<String, Value>,
+    ser: S,
+) -> Result<S::Ok, S::Error> {
+    use serde::ser::SerializeMap;
+    const NO_TAGS: &[Value] = &[];
+    let mut out = ser.serialize_map(Some(table.len()))?;
+    for f in table {
+        match (f.kind, doc.get(f.name)) {
+            (Kind::Object(inner), Some(Value::Object(o))) => {
+                out.serialize_entry(f.name, &Members(inner, o))?
+            }
+            (Kind::Metadata | Kind::Details, None) => out.serialize_entry(f.name, &EmptyObject)?,
+            (Kind::Tags, None) => out.serialize_entry(f.name, NO_TAGS)?,
+            (_, v) => out.serialize_entry(f.name, &v)?,
+        }
+    }
+    out.end()
 }
 
 #[cfg(test)]
@@ -369,5 +415,27 @@ mod tests {
             json!({"name": "S", "phone": null, "address": null})
         );
         assert_eq!(v.as_object().unwrap().len(), fields::CUSTOMER.len());
+    }
+
+    #[test]
+    fn the_serialized_view_is_the_view() {
+        let Value::Object(doc) = json!({
+            "customerId": "c", "name": "N", "tags": ["t"], "metadata": {"k": "v"},
+            "address": {"city": "X", "country": "US"}, "marketingConsent": false,
+            "unknownMember": 1
+        }) else {
+            panic!()
+        };
+        let body = data_body(&doc);
+        assert_eq!(body, json!({ "data": view(&doc) }).to_string());
+        let back: Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(back["data"]["address"]["line2"], Value::Null);
+        assert_eq!(back["data"]["tags"], json!(["t"]));
+        assert_eq!(back["data"]["metadata"], json!({"k": "v"}));
+        assert_eq!(back["data"].get("unknownMember"), None);
+        assert!(
+            body.starts_with(r#"{"data":{"id":null,"customerId":"c","#),
+            "{body}"
+        );
     }
 }

@@ -32,12 +32,12 @@ fn main() {
     rt.block_on(async {
         let sdk = init::sdk_config(&config).await;
         mark("sdk_config_load");
-        let app = init::app(
-            config,
-            aws_sdk_dynamodb::Client::new(&sdk),
-            aws_sdk_ssm::Client::new(&sdk),
-        );
-        mark("clients_and_app");
+        let ddb = aws_sdk_dynamodb::Client::new(&sdk);
+        mark("dynamodb_client");
+        let ssm = aws_sdk_ssm::Client::new(&sdk);
+        mark("ssm_client");
+        let app = init::app(config, ddb, ssm);
+        mark("app");
         let keys = app.keys.warm().await;
         mark("ssm_keys_first_call");
         let table = app.customers.store().warm().await;

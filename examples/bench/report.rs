@@ -291,31 +291,14 @@ pub(crate) fn print(o: &Opts, b: &Bench, r: Results) -> Res<()> {
         af <= cold_target && cold_problems.is_empty(),
     ));
     if let Some(steps) = &breakdown {
-        let total: f64 = steps.iter().map(|(_, us)| us).sum();
-        out(format!(
+        let title = format!(
             "  init step by step (examples/init_probe, sequential, medians of {}), ms:",
             o.cold
-        ));
-        let parts: Vec<String> = steps
-            .iter()
-            .map(|(k, us)| format!("{k} {}", ms(*us)))
-            .collect();
-        for chunk in parts.chunks(3) {
-            out(format!("    {}", chunk.join("   ")));
-        }
-        out(format!("    sum {} ms", ms(total)));
+        );
+        steps_table(&mut out, title, steps);
     }
     if let Some(steps) = &breakdown_tls {
-        let total: f64 = steps.iter().map(|(_, us)| us).sum();
-        out("  the same over TLS, ms:".into());
-        let parts: Vec<String> = steps
-            .iter()
-            .map(|(k, us)| format!("{k} {}", ms(*us)))
-            .collect();
-        for chunk in parts.chunks(3) {
-            out(format!("    {}", chunk.join("   ")));
-        }
-        out(format!("    sum {} ms", ms(total)));
+        steps_table(&mut out, "  the same over TLS, ms:".into(), steps);
     }
     out(String::new());
     let tls_cold_json = tls_cold_section(
@@ -521,6 +504,25 @@ fn warm_row(out: &mut impl FnMut(String), w: &Warm) -> String {
         ));
     }
     calls
+}
+
+/// init_probe's steps, three a line, and their sum (`_repeated` steps,
+/// which time again something an earlier step included, left out of it).
+fn steps_table(out: &mut impl FnMut(String), title: String, steps: &[(String, f64)]) {
+    out(title);
+    let parts: Vec<String> = steps
+        .iter()
+        .map(|(k, us)| format!("{k} {}", ms(*us)))
+        .collect();
+    for chunk in parts.chunks(3) {
+        out(format!("    {}", chunk.join("   ")));
+    }
+    let total: f64 = steps
+        .iter()
+        .filter(|(k, _)| !k.ends_with("_repeated"))
+        .map(|(_, us)| us)
+        .sum();
+    out(format!("    sum {} ms", ms(total)));
 }
 
 /// The CPU-per-request table (DynamoDB mocked), and its JSON.

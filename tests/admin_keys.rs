@@ -11,7 +11,7 @@ use std::collections::HashMap;
 use aws_sdk_ssm::types::ParameterType;
 use common::{Run, TestApp, admin, admin_cmd, event, finish};
 use customers_api::auth::{parse_keys, sha256_hex};
-use customers_api::http::{RequestCtx, handle_with};
+use customers_api::http::{App, RequestCtx, handle_with};
 use customers_api::startup::config::Config;
 use customers_api::startup::init;
 use serde_json::json;
@@ -31,19 +31,43 @@ async fn param(t: &TestApp) -> String {
 }
 
 /// GET of a seeded customer by a freshly started function (its keys read
-/// now, as after the key TTL).
+/// now, as after the key TTL), started as `customers-api` starts:
+/// `init::start`, which must have the keys and the table ready.
 async fn get_with(t: &TestApp, key: &str) -> u16 {
+    get_c1(&started(t).await, key).await
+}
+
+async fn started(t: &TestApp) -> App {
     let env = HashMap::from([
         ("TABLE_NAME", t.table.clone()),
         ("API_KEYS_PARAMETER", t.param.clone()),
     ]);
     let config = Config::from_lookup(|k| env.get(k).cloned()).expect("config");
-    let app = init::app(config, t.ddb.clone(), t.ssm.clone());
-    init::warm(&app).await;
+    init::start(config, &common::sdk().await).await
+}
+
+async fn get_c1(app: &App, key: &str) -> u16 {
     let auth = format!("Bearer {key}");
     let req = event("GET", "/v1/customers/c1", &[("authorization", &auth)], None);
     let ctx = RequestCtx::new("admin-test".into());
-    handle_with(&app, req, &ctx).await.status().as_u16()
+    handle_with(app, req, &ctx).await.status().as_u16()
+}
+
+/// `init::start` has fetched the keys before the first request (the SSM call
+/// it sends first, with the DynamoDB client built meanwhile): the parameter
+/// deleted once the function has started, a GET is still served.
+#[tokio::test]
+async fn a_started_function_has_its_keys_before_the_first_request() {
+    let t = TestApp::new().await;
+    t.seed(json!({"customerId": "c1", "name": "N"})).await;
+    let app = started(&t).await;
+    t.ssm
+        .delete_parameter()
+        .name(&t.param)
+        .send()
+        .await
+        .expect("delete_parameter");
+    assert_eq!(get_c1(&app, "local-read-key").await, 200);
 }
 
 #[tokio::test]

@@ -29,12 +29,7 @@ fn main() -> Result<(), Error> {
 
 async fn serve(config: Config) -> Result<(), Error> {
     let sdk = init::sdk_config(&config).await;
-    let app = Arc::new(init::app(
-        config,
-        aws_sdk_dynamodb::Client::new(&sdk),
-        aws_sdk_ssm::Client::new(&sdk),
-    ));
-    init::warm(&app).await;
+    let app = Arc::new(init::start(config, &sdk).await);
     lambda_http::run(service_fn(move |req| {
         let app = app.clone();
         async move { Ok::<_, std::convert::Infallible>(http::handle(app, req).await) }

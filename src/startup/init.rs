@@ -21,7 +21,7 @@ use crate::auth::Keys;
 use crate::http::handler::App;
 use crate::startup::config::Config;
 use crate::store::customers::Customers;
-use crate::store::dynamo::Store;
+use crate::store::dynamo::{Store, StoreError};
 
 pub async fn sdk_config(config: &Config) -> SdkConfig {
     sdk_config_with(config.attempt_timeout, config.operation_timeout, 3).await
@@ -92,15 +92,44 @@ fn https_client() -> SharedHttpClient {
     })
 }
 
+/// Builds the app from the shared configuration and warms it, in the order
+/// that keeps the thread busy while the network is not: the SSM client is
+/// built and `GetParameter` sent first, and the DynamoDB client (the costlier
+/// of the two to build) is built while that request is in flight, then
+/// opens its own connection. On AWS the parameter's round trip (DNS, TCP, TLS,
+/// SSM itself) is the longest wait of init; building both clients before
+/// sending anything put ~0.4 ms of CPU in front of it.
+pub async fn start(config: Config, sdk: &SdkConfig) -> App {
+    let keys = keys(&config, aws_sdk_ssm::Client::new(sdk));
+    let table = config.table_name.clone();
+    // `join!` polls its first branch first: GetParameter is signed and its
+    // connection started before the second branch runs.
+    let (keys_ok, (store, table_check)) = tokio::join!(keys.warm(), async {
+        let store = Store::new(aws_sdk_dynamodb::Client::new(sdk), table);
+        let checked = store.warm().await;
+        (store, checked)
+    });
+    report(keys_ok, table_check);
+    assemble(config, keys, store)
+}
+
 /// Assembles the app from clients (tests pass their own).
 pub fn app(config: Config, ddb: aws_sdk_dynamodb::Client, ssm: aws_sdk_ssm::Client) -> App {
-    let keys = Keys::new(
+    let keys = keys(&config, ssm);
+    let store = Store::new(ddb, config.table_name.clone());
+    assemble(config, keys, store)
+}
+
+fn keys(config: &Config, ssm: aws_sdk_ssm::Client) -> Keys {
+    Keys::new(
         ssm,
         config.api_keys_parameter.clone(),
         config.keys_ttl,
         config.keys_max_stale,
-    );
-    let store = Store::new(ddb, config.table_name.clone());
+    )
+}
+
+fn assemble(config: Config, keys: Keys, store: Store) -> App {
     App {
         config,
         keys,
@@ -109,11 +138,16 @@ pub fn app(config: Config, ddb: aws_sdk_dynamodb::Client, ssm: aws_sdk_ssm::Clie
     }
 }
 
-/// Fetches the keys and opens the DynamoDB connection concurrently. Neither
-/// failure stops the function: requests answer 503 until the dependency is
-/// back, which is more useful than a crash loop.
+/// Fetches the keys and opens the DynamoDB connection concurrently (for an
+/// app built by [`app`]; [`start`] does this itself). Neither failure stops
+/// the function: requests answer 503 until the dependency is back, which is
+/// more useful than a crash loop.
 pub async fn warm(app: &App) {
     let (keys_ok, table) = tokio::join!(app.keys.warm(), app.customers.store().warm());
+    report(keys_ok, table);
+}
+
+fn report(keys_ok: bool, table: Result<(), StoreError>) {
     if let Err(e) = table {
         tracing::warn!(error = %e, "DynamoDB table check failed during init");
     }

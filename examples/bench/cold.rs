@@ -25,6 +25,10 @@ pub(crate) struct Session {
     /// first `next` arrived, and when its first response did.
     pub(crate) init_cpu_ns: Option<u64>,
     pub(crate) first_cpu_ns: Option<u64>,
+    /// The same when the second response arrived (sessions of two or more),
+    /// and when the last did.
+    pub(crate) second_cpu_ns: Option<u64>,
+    pub(crate) last_cpu_ns: Option<u64>,
     /// push → response, for invocations 2..n.
     pub(crate) warm_ns: Vec<u64>,
     /// by event index modulo the number of kinds, for the mixed session.
@@ -33,6 +37,15 @@ pub(crate) struct Session {
     pub(crate) vm_rss_kb: Option<u64>,
     pub(crate) non_200: usize,
     pub(crate) first_problem: Option<String>,
+}
+
+impl Session {
+    /// Mean CPU of an invocation after the first, ns.
+    pub(crate) fn cpu_per_warm_invocation(&self) -> Option<f64> {
+        let n = self.warm_ns.len();
+        let (first, last) = (self.first_cpu_ns?, self.last_cpu_ns?);
+        (n > 0).then(|| last.saturating_sub(first) as f64 / n as f64)
+    }
 }
 
 /// One kind of cold start over the runs: ns each.
@@ -44,6 +57,10 @@ pub(crate) struct ColdRow {
     /// CPU used by then.
     pub(crate) init_cpu: Vec<u64>,
     pub(crate) first_cpu: Vec<u64>,
+    /// CPU of the second request alone (its response's CPU − the first's),
+    /// and its push → response.
+    pub(crate) second_cpu: Vec<u64>,
+    pub(crate) second: Vec<u64>,
 }
 
 impl ColdRow {
@@ -52,6 +69,10 @@ impl ColdRow {
         self.first.push(ns(s.first));
         self.init_cpu.extend(s.init_cpu_ns);
         self.first_cpu.extend(s.first_cpu_ns);
+        if let (Some(a), Some(b)) = (s.first_cpu_ns, s.second_cpu_ns) {
+            self.second_cpu.push(b.saturating_sub(a));
+        }
+        self.second.extend(s.warm_ns.first().copied());
     }
 }
 
@@ -153,7 +174,8 @@ pub(crate) async fn session(
     let result = async {
         let mut init = None;
         let mut first = None;
-        let (mut init_cpu_ns, mut first_cpu_ns) = (None, None);
+        let (mut init_cpu_ns, mut first_cpu_ns, mut second_cpu_ns, mut last_cpu_ns) =
+            (None, None, None, None);
         let mut pushed_at = t0;
         let mut warm_ns = Vec::with_capacity(n);
         let mut warm_by_slot: Vec<Vec<u64>> = vec![Vec::new(); Kind::ALL.len()];
@@ -183,11 +205,17 @@ pub(crate) async fn session(
                             first = Some(at - t0);
                             first_cpu_ns = process_cpu_ns(pid);
                         } else {
+                            if done == 1 {
+                                second_cpu_ns = process_cpu_ns(pid);
+                            }
                             let d = ns(at - pushed_at);
                             warm_ns.push(d);
                             warm_by_slot[done % Kind::ALL.len()].push(d);
                         }
                         done += 1;
+                        if done == n {
+                            last_cpu_ns = process_cpu_ns(pid);
+                        }
                         if let Some((i, e)) = events.next() {
                             pushed_at = Instant::now();
                             srv.push(format!("inv-{i:05}"), e);
@@ -210,6 +238,8 @@ pub(crate) async fn session(
             first: first.ok_or("no response")?,
             init_cpu_ns,
             first_cpu_ns,
+            second_cpu_ns,
+            last_cpu_ns,
             warm_ns,
             warm_by_slot,
             vm_hwm_kb: proc_status_kb(pid, "VmHWM:"),

@@ -219,6 +219,8 @@ async fn run(o: Opts, certs: tls_proxy::Certs) -> Res<()> {
         "bench-kh".to_owned(),
         "bench-kr".to_owned(),
         "cold-1".to_owned(),
+        "cold-2".to_owned(),
+        "probe-1".to_owned(),
         "rt-1".to_owned(),
     ];
     for w in 0..o.concurrency {
@@ -323,9 +325,27 @@ async fn run(o: Opts, certs: tls_proxy::Certs) -> Res<()> {
         .collect();
     let (breakdown, breakdown_tls) = if o.probe.is_file() {
         progress("init step by step (examples/init_probe in fresh processes), plain then TLS");
+        // Two PATCHes after init, of other values than each other so that
+        // both write: the first request's one-time costs beside a second's.
+        let probe_events = [
+            (
+                "PROBE_EVENT_1".to_owned(),
+                event(Kind::PatchName, "probe-1", 0),
+            ),
+            (
+                "PROBE_EVENT_2".to_owned(),
+                event(Kind::PatchName, "probe-1", 1),
+            ),
+        ];
+        let with_events = |env: &[(String, String)]| -> Vec<(String, String)> {
+            env.iter()
+                .cloned()
+                .chain(probe_events.iter().cloned())
+                .collect()
+        };
         (
-            Some(init_breakdown(&o.probe, &env, o.cold)?),
-            Some(init_breakdown(&o.probe, &env_tls, o.cold)?),
+            Some(init_breakdown(&o.probe, &with_events(&env), o.cold)?),
+            Some(init_breakdown(&o.probe, &with_events(&env_tls), o.cold)?),
         )
     } else {
         (None, None)
@@ -354,7 +374,12 @@ async fn run(o: Opts, certs: tls_proxy::Certs) -> Res<()> {
                 o.cold
             ));
         }
-        let ev = event(Kind::PatchName, "cold-1", i);
+        // Two PATCHes of two customers: the first request's CPU beside a
+        // second's shows what the first pays once.
+        let evs = vec![
+            event(Kind::PatchName, "cold-1", i),
+            event(Kind::PatchName, "cold-2", i),
+        ];
         order.rotate_left(1);
         for &which in &order {
             let (bin, log) = match (which, &o.compare) {
@@ -363,7 +388,7 @@ async fn run(o: Opts, certs: tls_proxy::Certs) -> Res<()> {
                 _ => (&o.hello, &hello_log),
             };
             let env = if which >= 3 { &env_tls } else { &env };
-            let s = session(bin, env, vec![ev.clone()], log).await?;
+            let s = session(bin, env, evs.clone(), log).await?;
             if let Some(p) = s.first_problem.clone() {
                 cold_problems.push(p);
             }

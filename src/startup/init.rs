@@ -9,6 +9,7 @@ use aws_config::environment::{
 };
 use aws_config::meta::region::ProvideRegion;
 use aws_config::retry::RetryConfig;
+use aws_config::stalled_stream_protection::StalledStreamProtectionConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, ConfigLoader, SdkConfig};
 use aws_sdk_dynamodb::config::ProvideCredentials;
@@ -43,6 +44,11 @@ pub async fn sdk_config_with(
     let loader = aws_config::defaults(BehaviorVersion::latest())
         .http_client(https_client())
         .timeout_config(timeouts)
+        // The attempt timeout (and the read timeout inside it) already ends
+        // a response that stops coming; the SDK's stalled-stream watch, made
+        // for long S3 bodies, only added timers and throughput bookkeeping
+        // to every call (-1.2 % instructions per invocation, callgrind).
+        .stalled_stream_protection(StalledStreamProtectionConfig::disabled())
         .retry_config(RetryConfig::standard().with_max_attempts(max_attempts));
     from_env_when_set(loader).await.load().await
 }

@@ -258,7 +258,20 @@ pub(crate) async fn session(
 struct Reaped(std::process::Child);
 
 impl Drop for Reaped {
+    /// SIGTERM first, as Lambda ends an environment, so that a wrapper (a
+    /// profiler run as `--bin`) can write its data; SIGKILL after 5 s.
     fn drop(&mut self) {
+        let terminated = std::process::Command::new("kill")
+            .args(["-TERM", &self.0.id().to_string()])
+            .status()
+            .is_ok_and(|s| s.success());
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while terminated && Instant::now() < deadline {
+            if let Ok(Some(_)) = self.0.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
         let _ = self.0.kill();
         let _ = self.0.wait();
     }

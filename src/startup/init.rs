@@ -106,7 +106,7 @@ fn https_client() -> SharedHttpClient {
 /// SSM itself) is the longest wait of init; building both clients before
 /// sending anything put ~0.4 ms of CPU in front of it.
 pub async fn start(config: Config, sdk: &SdkConfig) -> App {
-    let keys = keys(&config, aws_sdk_ssm::Client::new(sdk));
+    let keys = key_cache(&config, aws_sdk_ssm::Client::new(sdk));
     let table = config.table_name.clone();
     // `join!` polls its first branch first: GetParameter is signed and its
     // connection started before the second branch runs.
@@ -121,12 +121,12 @@ pub async fn start(config: Config, sdk: &SdkConfig) -> App {
 
 /// Assembles the app from clients (tests pass their own).
 pub fn app(config: Config, ddb: aws_sdk_dynamodb::Client, ssm: aws_sdk_ssm::Client) -> App {
-    let keys = keys(&config, ssm);
+    let keys = key_cache(&config, ssm);
     let store = Store::new(ddb, config.table_name.clone());
     assemble(config, keys, store)
 }
 
-fn keys(config: &Config, ssm: aws_sdk_ssm::Client) -> Keys {
+fn key_cache(config: &Config, ssm: aws_sdk_ssm::Client) -> Keys {
     Keys::new(
         ssm,
         config.api_keys_parameter.clone(),

@@ -57,10 +57,8 @@ pub(crate) struct ColdRow {
     /// CPU used by then.
     pub(crate) init_cpu: Vec<u64>,
     pub(crate) first_cpu: Vec<u64>,
-    /// CPU of the second request alone (its response's CPU − the first's),
-    /// and its push → response.
+    /// CPU of the second request alone (its response's CPU − the first's).
     pub(crate) second_cpu: Vec<u64>,
-    pub(crate) second: Vec<u64>,
 }
 
 impl ColdRow {
@@ -72,7 +70,6 @@ impl ColdRow {
         if let (Some(a), Some(b)) = (s.first_cpu_ns, s.second_cpu_ns) {
             self.second_cpu.push(b.saturating_sub(a));
         }
-        self.second.extend(s.warm_ns.first().copied());
     }
 }
 

@@ -847,7 +847,7 @@ pub(crate) fn tls_cold_section(
     };
     let on_demand = |r: &ColdRow| -> Vec<f64> {
         let init = m(&r.init);
-        at_share(m(&r.first) - init, m(&r.first_cpu) - m(&r.init_cpu))
+        at_share(m(&r.first) - init, req_cpu(r).0)
             .into_iter()
             .map(|req| init + req)
             .collect()

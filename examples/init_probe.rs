@@ -13,6 +13,8 @@ use std::time::Instant;
 
 use customers_api::http;
 use customers_api::startup::{config::Config, init, logging, tls};
+use rustls::pki_types::CertificateDer;
+use rustls::pki_types::pem::PemObject;
 
 fn main() {
     let t0 = Instant::now();
@@ -25,11 +27,11 @@ fn main() {
     };
     logging::init();
     mark("logging");
-    // SAFETY: single-threaded still, as in src/bin/customers-api.rs.
-    unsafe { tls::select_bundle_file() };
-    mark("tls_roots_file");
     let config = Config::from_env().expect("configuration");
     mark("config");
+    // SAFETY: single-threaded still, as in src/bin/customers-api.rs.
+    let roots = unsafe { tls::select(config.tls_roots) };
+    mark("tls_roots_choice");
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -70,11 +72,17 @@ fn main() {
             mark(step);
         }
     });
-    // The SDK decodes the CA bundle inside its first TLS connector, so that
-    // cost is part of `ssm_keys_first_call` above. The same load again (the
-    // bundle `SSL_CERT_FILE` names, into a root store) shows its share; the
-    // bench leaves `_repeated` steps out of the sum.
-    let pem = rustls_native_certs::load_native_certs().certs;
+    // The SDK decodes the roots inside its first TLS connector, so that cost
+    // is part of `ssm_keys_first_call` above. The same load again (the
+    // compiled-in roots, or the bundle `SSL_CERT_FILE` names, into a root
+    // store) shows its share; the bench leaves `_repeated` steps out of the
+    // sum.
+    let pem: Vec<CertificateDer<'static>> = match roots {
+        tls::Roots::Amazon => CertificateDer::pem_slice_iter(tls::AMAZON_ROOTS_PEM.as_bytes())
+            .collect::<Result<_, _>>()
+            .expect("the compiled-in roots"),
+        _ => rustls_native_certs::load_native_certs().certs,
+    };
     mark("tls_roots_pem_repeated");
     let mut roots = rustls::RootCertStore::empty();
     let (valid, _) = roots.add_parsable_certificates(pem);

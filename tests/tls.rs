@@ -1,6 +1,7 @@
 //! The function binary's own init against a real TLS server on 127.0.0.1
 //! that plays SSM and DynamoDB: it trusts exactly the roots `src/startup/tls.rs`
-//! arranges for it (the one bundle file), refuses a server from another CA,
+//! arranges for it (the one bundle file, or by default Amazon's compiled-in
+//! roots, which the test CA is not), refuses a server from another CA,
 //! survives a bundle with a certificate that does not parse, and signs with
 //! the credentials and region `init::sdk_config` finds (the variables, else
 //! the profile).
@@ -319,8 +320,36 @@ async fn a_certificate_that_does_not_parse_is_skipped_not_fatal() {
 }
 
 #[tokio::test]
-async fn with_no_variable_the_system_bundle_file_is_selected() {
+async fn with_no_variable_only_the_amazon_roots_are_trusted() {
     let init = init_with(&[]).await;
+    assert!(
+        has_line(
+            &init.logs,
+            &["the five Amazon Trust Services roots, compiled in"]
+        ),
+        "{}",
+        init.logs
+    );
+    assert!(
+        !init.logs.contains("TLS roots from"),
+        "no bundle, no discovery: {}",
+        init.logs
+    );
+    assert_eq!(
+        init.targets(),
+        Vec::<&str>::new(),
+        "the test CA is not Amazon's"
+    );
+    assert!(
+        has_line(&init.logs, &["API keys could not be loaded"]),
+        "{}",
+        init.logs
+    );
+}
+
+#[tokio::test]
+async fn with_tls_roots_system_and_no_variable_the_system_bundle_file_is_selected() {
+    let init = init_with(&[("TLS_ROOTS", Some(OsStr::new("system")))]).await;
     let line = init
         .logs
         .lines()

@@ -9,7 +9,8 @@
 //!     --hello target/release/examples/hello [--out target/bench/latest.json]
 //!     [--requests 5000] [--warmup 500] [--cold 25] [--invocations 1000]
 //!     [--concurrency 32] [--per-worker 100] [--package target/bench/package.json]
-//!     [--compare OTHER_BUILD_OF_THE_FUNCTION] [--cpu-only]
+//!     [--compare OTHER_BUILD_OF_THE_FUNCTION [--compare-roots amazon|system]]
+//!     [--cpu-only]
 //! ```
 //!
 //! `--cpu-only` prints the CPU-per-request table alone (DynamoDB mocked, a
@@ -19,6 +20,10 @@
 //! interleaving (A, B, floor), so that a change to init can be judged against
 //! the build before it on the same stack in the same minute: the run-to-run
 //! drift of these machines (±1 ms) is larger than most such changes.
+//! Over TLS it trusts the proxies' CA as the function does (`SSL_CERT_FILE`,
+//! Amazon's roots + the CA); `--compare-roots system` hands it the system
+//! bundle + the CA instead, what a build from before `TLS_ROOTS` decoded on
+//! Lambda.
 //!
 //! Needs the variables of a stack env file (scripts/stack.sh):
 //! AWS_ENDPOINT_URL_DYNAMODB, AWS_ENDPOINT_URL_SSM, AWS_REGION and credentials.
@@ -75,6 +80,9 @@ struct Opts {
     out: PathBuf,
     package: PathBuf,
     compare: Option<PathBuf>,
+    /// The --compare build's bundle over TLS: the system's (`true`) or
+    /// Amazon's roots, each with the proxies' CA.
+    compare_system_roots: bool,
     requests: usize,
     /// Requests per warm row over TLS (default: --requests).
     tls_requests: Option<usize>,
@@ -96,6 +104,7 @@ fn opts() -> Res<Opts> {
         out: "target/bench/latest.json".into(),
         package: "target/bench/package.json".into(),
         compare: None,
+        compare_system_roots: false,
         // 5000 so that p99 rests on 50 samples: DynamoDB Local's tail
         // (JVM pauses) makes p99 of 2000 swing by ±30 % from run to run.
         requests: 5000,
@@ -118,6 +127,15 @@ fn opts() -> Res<Opts> {
             "--out" => o.out = val()?.into(),
             "--package" => o.package = val()?.into(),
             "--compare" => o.compare = Some(val()?.into()),
+            "--compare-roots" => {
+                o.compare_system_roots = match val()?.as_str() {
+                    "system" => true,
+                    "amazon" => false,
+                    other => {
+                        return Err(format!("--compare-roots amazon|system, not {other}").into());
+                    }
+                }
+            }
             "--requests" => o.requests = val()?.parse()?,
             "--tls-requests" => o.tls_requests = Some(val()?.parse()?),
             "--events-batches" => o.events_batches = val()?.parse()?,
@@ -323,6 +341,15 @@ async fn run(o: Opts, certs: tls_proxy::Certs) -> Res<()> {
             certs.bundle.display().to_string(),
         )])
         .collect();
+    let env_tls_compare: Vec<(String, String)> = env_tls
+        .iter()
+        .map(|(k, v)| match k.as_str() {
+            "SSL_CERT_FILE" if o.compare_system_roots => {
+                (k.clone(), certs.system_bundle.display().to_string())
+            }
+            _ => (k.clone(), v.clone()),
+        })
+        .collect();
     let (breakdown, breakdown_tls) = if o.probe.is_file() {
         progress("init step by step (examples/init_probe in fresh processes), plain then TLS");
         // Two PATCHes after init, of other values than each other so that
@@ -387,7 +414,11 @@ async fn run(o: Opts, certs: tls_proxy::Certs) -> Res<()> {
                 (2 | 4, Some(other)) => (other, &cmp_log),
                 _ => (&o.hello, &hello_log),
             };
-            let env = if which >= 3 { &env_tls } else { &env };
+            let env = match which {
+                4 => &env_tls_compare,
+                3 => &env_tls,
+                _ => &env,
+            };
             let s = session(bin, env, evs.clone(), log).await?;
             if let Some(p) = s.first_problem.clone() {
                 cold_problems.push(p);

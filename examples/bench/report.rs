@@ -427,6 +427,7 @@ pub(crate) fn print(o: &Opts, b: &Bench, r: Results) -> Res<()> {
             "hello": {"init": round3(hi / 1000.0), "first_response": round3(hf / 1000.0),
                 "init_p90": round3(pct(hello_init).p90 / 1000.0), "first_response_p90": round3(pct(hello_first).p90 / 1000.0)},
             "compare": o.compare.as_ref().map(|p| json!({"bin": p.display().to_string(),
+                "tls_roots": if o.compare_system_roots { "system" } else { "amazon" },
                 "init": round3(median(cmp_init) / 1000.0), "first_response": round3(median(cmp_first) / 1000.0)})),
             "ratio_init": round3(ai / hi),
             "ratio_first_response": round3(af / hf),
@@ -759,7 +760,14 @@ pub(crate) fn tls_cold_section(
     ];
     if o.compare.is_some() {
         rows.push(("--compare, plain HTTP", &cold[2]));
-        rows.push(("--compare over TLS", &cold[4]));
+        rows.push((
+            if o.compare_system_roots {
+                "--compare over TLS (system)"
+            } else {
+                "--compare over TLS"
+            },
+            &cold[4],
+        ));
     }
     rows.push(("hello world (floor)", hello));
     for (label, r) in &rows {

@@ -5,9 +5,11 @@
 //! CLI, RSA 2048 like the certificates AWS endpoints present) and forwards
 //! the bytes to the plain endpoint.
 //!
-//! The function trusts the CA through `SSL_CERT_FILE`, pointed at the system
-//! bundle with the CA appended: the same ~145 roots to parse as in Lambda,
-//! plus one.
+//! The function trusts the CA through `SSL_CERT_FILE`, pointed at Amazon's
+//! five roots (the ones it trusts on Lambda by default, `TLS_ROOTS`) with
+//! the CA appended: the same roots to decode as in Lambda, plus one. A
+//! `--compare` build from before `TLS_ROOTS` decoded the system bundle there;
+//! `--compare-roots system` gives it the system bundle with the CA appended.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -24,8 +26,10 @@ use crate::Res;
 
 /// The files of the throwaway CA.
 pub(crate) struct Certs {
-    /// System bundle + the CA: what `SSL_CERT_FILE` points at.
+    /// Amazon's roots + the CA: what `SSL_CERT_FILE` points at.
     pub(crate) bundle: PathBuf,
+    /// The system bundle + the CA (`--compare-roots system`).
+    pub(crate) system_bundle: PathBuf,
     leaf: PathBuf,
     key: PathBuf,
 }
@@ -124,9 +128,15 @@ pub(crate) fn make_certs(dir: &Path) -> Res<Certs> {
     .unwrap_or_default();
     let ca = std::fs::read_to_string(dir.join("ca.pem"))?;
     let bundle = dir.join("bundle.pem");
-    std::fs::write(&bundle, format!("{system}\n{ca}"))?;
+    std::fs::write(
+        &bundle,
+        format!("{}\n{ca}", customers_api::startup::tls::AMAZON_ROOTS_PEM),
+    )?;
+    let system_bundle = dir.join("system-bundle.pem");
+    std::fs::write(&system_bundle, format!("{system}\n{ca}"))?;
     Ok(Certs {
         bundle,
+        system_bundle,
         leaf: dir.join("leaf.pem"),
         key: dir.join("leaf.key"),
     })

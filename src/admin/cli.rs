@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 
 use crate::admin::{AdminError, check, exit, export, import, keys};
+use crate::startup::tls::TlsRoots;
 use crate::startup::{config, init};
 use crate::store::customers::Customers;
 use crate::store::dynamo::Store;
@@ -128,7 +129,7 @@ fn named(value: Option<String>, flag: &str, var: &str) -> Result<String, AdminEr
 async fn sdk() -> Result<aws_config::SdkConfig, AdminError> {
     let (attempt, operation) = config::sdk_timeouts(&|k| std::env::var(k).ok(), 10_000, 60_000)
         .map_err(|e| AdminError::Config(e.to_string()))?;
-    Ok(init::sdk_config_with(attempt, operation, 10).await)
+    Ok(init::sdk_config_with(attempt, operation, 10, TlsRoots::System).await)
 }
 
 /// Runs the command; returns the process exit status.

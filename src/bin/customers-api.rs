@@ -4,12 +4,10 @@ use customers_api::http;
 use customers_api::startup::{config::Config, init, logging, tls};
 use lambda_http::{Error, service_fn};
 
-// No `#[tokio::main]`: the runtime is built after `select_bundle_file`, which
-// may set an environment variable and so must run while there is one thread.
+// No `#[tokio::main]`: the runtime is built after `tls::select`, which may
+// set an environment variable and so must run while there is one thread.
 fn main() -> Result<(), Error> {
     logging::init();
-    // SAFETY: no thread has been started yet; logging starts none.
-    unsafe { tls::select_bundle_file() };
     let config = match Config::from_env() {
         Ok(c) => c,
         Err(e) => {
@@ -18,6 +16,9 @@ fn main() -> Result<(), Error> {
             std::process::exit(2);
         }
     };
+    // SAFETY: no thread has been started yet; logging and reading the
+    // configuration start none.
+    unsafe { tls::select(config.tls_roots) };
     // One thread: an execution environment is handed one request at a time,
     // and a worker pool only adds thread starts to init and cross-thread
     // wake-ups to every call (`make bench --compare`: cold start -0.4 ms).

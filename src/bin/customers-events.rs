@@ -10,11 +10,9 @@ use customers_api::startup::events::{EventsConfig, app, last_call};
 use customers_api::startup::{init, logging, tls};
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 
-// As customers-api: the runtime is built after `select_bundle_file`.
+// As customers-api: the runtime is built after `tls::select`.
 fn main() -> Result<(), Error> {
     logging::init();
-    // SAFETY: no thread has been started yet; logging starts none.
-    unsafe { tls::select_bundle_file() };
     let config = match EventsConfig::from_env() {
         Ok(c) => c,
         Err(e) => {
@@ -23,6 +21,9 @@ fn main() -> Result<(), Error> {
             std::process::exit(2);
         }
     };
+    // SAFETY: no thread has been started yet; logging and reading the
+    // configuration start none.
+    unsafe { tls::select(config.tls_roots) };
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?
@@ -30,7 +31,13 @@ fn main() -> Result<(), Error> {
 }
 
 async fn serve(config: EventsConfig) -> Result<(), Error> {
-    let sdk = init::sdk_config_with(config.attempt_timeout, config.operation_timeout, 3).await;
+    let sdk = init::sdk_config_with(
+        config.attempt_timeout,
+        config.operation_timeout,
+        3,
+        config.tls_roots,
+    )
+    .await;
     let app = Arc::new(app(&config, aws_sdk_eventbridge::Client::new(&sdk)));
     lambda_runtime::run(service_fn(move |ev: LambdaEvent<Event>| {
         let app = app.clone();

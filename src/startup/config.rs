@@ -5,6 +5,7 @@
 use std::time::Duration;
 
 use crate::customer::strategy::Strategies;
+use crate::startup::tls::{TlsRoots, tls_roots};
 use crate::telemetry::{Settings, emf};
 
 #[derive(Debug, Clone)]
@@ -24,6 +25,8 @@ pub struct Config {
     pub operation_timeout: Duration,
     /// Where the summary lines' metrics go (SPEC §14).
     pub telemetry: Settings,
+    /// What the AWS calls trust (`TLS_ROOTS`, see `tls.rs`).
+    pub tls_roots: TlsRoots,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -106,6 +109,7 @@ impl Config {
         let require_idempotency_key = boolean(&get, "REQUIRE_IDEMPOTENCY_KEY")?;
         let (attempt_timeout, operation_timeout) = sdk_timeouts(&get, 1_000, 3_000)?;
         let telemetry = telemetry(&get)?;
+        let tls_roots = tls_roots(&get)?;
         Ok(Config {
             table_name,
             api_keys_parameter,
@@ -118,6 +122,7 @@ impl Config {
             attempt_timeout,
             operation_timeout,
             telemetry,
+            tls_roots,
         })
     }
 }

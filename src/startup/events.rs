@@ -8,6 +8,7 @@ use crate::events::EventsApp;
 use crate::events::detail::Mode;
 use crate::events::publish::Publisher;
 use crate::startup::config::{ConfigError, err, required, sdk_timeouts, telemetry};
+use crate::startup::tls::{TlsRoots, tls_roots};
 use crate::telemetry::Settings;
 
 #[derive(Debug, Clone)]
@@ -19,6 +20,8 @@ pub struct EventsConfig {
     pub attempt_timeout: Duration,
     pub operation_timeout: Duration,
     pub telemetry: Settings,
+    /// What the EventBridge calls trust (`TLS_ROOTS`, see `tls.rs`).
+    pub tls_roots: TlsRoots,
 }
 
 impl EventsConfig {
@@ -37,6 +40,7 @@ impl EventsConfig {
             attempt_timeout,
             operation_timeout,
             telemetry: telemetry(&get)?,
+            tls_roots: tls_roots(&get)?,
         })
     }
 }

@@ -21,19 +21,29 @@ use aws_smithy_runtime_api::client::http::SharedHttpClient;
 use crate::auth::Keys;
 use crate::http::handler::App;
 use crate::startup::config::Config;
+use crate::startup::tls::{self, TlsRoots};
 use crate::store::customers::Customers;
 use crate::store::dynamo::{Store, StoreError};
 
 pub async fn sdk_config(config: &Config) -> SdkConfig {
-    sdk_config_with(config.attempt_timeout, config.operation_timeout, 3).await
+    sdk_config_with(
+        config.attempt_timeout,
+        config.operation_timeout,
+        3,
+        config.tls_roots,
+    )
+    .await
 }
 
-/// The same construction with other timeouts and retries (`customers-admin`
-/// has no `Config` and waits longer under throttling than a request may).
+/// The same construction with other timeouts, retries and roots
+/// (`customers-admin` has no `Config`, waits longer under throttling than a
+/// request may, and trusts the system's roots, as a CLI on an operator's
+/// machine should).
 pub async fn sdk_config_with(
     attempt_timeout: Duration,
     operation_timeout: Duration,
     max_attempts: u32,
+    roots: TlsRoots,
 ) -> SdkConfig {
     let timeouts = TimeoutConfig::builder()
         .connect_timeout(attempt_timeout)
@@ -42,7 +52,7 @@ pub async fn sdk_config_with(
         .operation_timeout(operation_timeout)
         .build();
     let loader = aws_config::defaults(BehaviorVersion::latest())
-        .http_client(https_client())
+        .http_client(https_client(tls::context(roots)))
         .timeout_config(timeouts)
         // The attempt timeout (and the read timeout inside it) already ends
         // a response that stops coming; the SDK's stalled-stream watch, made
@@ -72,12 +82,11 @@ async fn from_env_when_set(mut loader: ConfigLoader) -> ConfigLoader {
     loader
 }
 
-/// The SDK's default HTTPS client (hyper, rustls with aws-lc, the system's
-/// roots as `tls.rs` arranged them, proxies from the environment: the same
-/// construction as `aws-smithy-runtime`'s `default_https_client`), except
-/// for the throwaway connectors below.
-fn https_client() -> SharedHttpClient {
-    let context = TlsContext::default();
+/// The SDK's default HTTPS client (hyper, rustls with aws-lc, proxies from
+/// the environment: the same construction as `aws-smithy-runtime`'s
+/// `default_https_client`) with the roots `tls.rs` chose, except for the
+/// throwaway connectors below.
+fn https_client(context: TlsContext) -> SharedHttpClient {
     Builder::new().build_with_connector_fn(move |settings, components| {
         // Called with neither by `validate_base_client_config`, once per
         // SdkConfig load and per client, only to pre-load native roots; the

@@ -10,7 +10,6 @@ use customers_api::startup::config::Config;
 use customers_api::startup::init;
 use serde_json::Value;
 
-use crate::events::Kind;
 use crate::runtime_api;
 use crate::setup::Bench;
 use crate::stats::{median, ns};
@@ -31,8 +30,13 @@ pub(crate) struct Session {
     pub(crate) last_cpu_ns: Option<u64>,
     /// push → response, for invocations 2..n.
     pub(crate) warm_ns: Vec<u64>,
-    /// by event index modulo the number of kinds, for the mixed session.
+    /// by event index modulo `slots` (the number of kinds the events
+    /// rotate through).
     pub(crate) warm_by_slot: Vec<Vec<u64>>,
+    /// The process's CPU from one response to the next (the invocation's
+    /// work, its `next` call, and what the one before did after its
+    /// response), by the same slots, for invocations 2..n.
+    pub(crate) cpu_by_slot: Vec<Vec<u64>>,
     pub(crate) vm_hwm_kb: Option<u64>,
     pub(crate) vm_rss_kb: Option<u64>,
     pub(crate) non_200: usize,
@@ -139,10 +143,12 @@ fn status_of(body: &[u8]) -> Option<u16> {
 
 /// Spawns `bin` against a fresh Runtime API, serves `events.len()`
 /// invocations one after another, reads its memory high-water mark, kills it.
+/// The events rotate through `slots` kinds (for `warm_by_slot`).
 pub(crate) async fn session(
     bin: &Path,
     env: &[(String, String)],
     events: Vec<String>,
+    slots: usize,
     stderr_log: &Path,
 ) -> Res<Session> {
     use runtime_api::Event;
@@ -175,7 +181,10 @@ pub(crate) async fn session(
             (None, None, None, None);
         let mut pushed_at = t0;
         let mut warm_ns = Vec::with_capacity(n);
-        let mut warm_by_slot: Vec<Vec<u64>> = vec![Vec::new(); Kind::ALL.len()];
+        let slots = slots.max(1);
+        let mut warm_by_slot: Vec<Vec<u64>> = vec![Vec::new(); slots];
+        let mut cpu_by_slot: Vec<Vec<u64>> = vec![Vec::new(); slots];
+        let mut cpu_at_last_response = None;
         let mut done = 0usize;
         let mut non_200 = 0usize;
         let mut first_problem = None;
@@ -198,20 +207,25 @@ pub(crate) async fn session(
                             non_200 += 1;
                             first_problem.get_or_insert_with(|| String::from_utf8_lossy(&body).chars().take(400).collect());
                         }
+                        let cpu_now = process_cpu_ns(pid);
                         if done == 0 {
                             first = Some(at - t0);
-                            first_cpu_ns = process_cpu_ns(pid);
+                            first_cpu_ns = cpu_now;
                         } else {
                             if done == 1 {
-                                second_cpu_ns = process_cpu_ns(pid);
+                                second_cpu_ns = cpu_now;
                             }
                             let d = ns(at - pushed_at);
                             warm_ns.push(d);
-                            warm_by_slot[done % Kind::ALL.len()].push(d);
+                            warm_by_slot[done % slots].push(d);
+                            if let (Some(now), Some(before)) = (cpu_now, cpu_at_last_response) {
+                                cpu_by_slot[done % slots].push(now.saturating_sub(before));
+                            }
                         }
+                        cpu_at_last_response = cpu_now;
                         done += 1;
                         if done == n {
-                            last_cpu_ns = process_cpu_ns(pid);
+                            last_cpu_ns = cpu_now;
                         }
                         if let Some((i, e)) = events.next() {
                             pushed_at = Instant::now();
@@ -239,6 +253,7 @@ pub(crate) async fn session(
             last_cpu_ns,
             warm_ns,
             warm_by_slot,
+            cpu_by_slot,
             vm_hwm_kb: proc_status_kb(pid, "VmHWM:"),
             vm_rss_kb: proc_status_kb(pid, "VmRSS:"),
             non_200,

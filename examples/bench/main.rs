@@ -10,7 +10,7 @@
 //!     [--requests 5000] [--warmup 500] [--cold 25] [--invocations 1000]
 //!     [--concurrency 32] [--per-worker 100] [--package target/bench/package.json]
 //!     [--compare OTHER_BUILD_OF_THE_FUNCTION [--compare-roots amazon|system]]
-//!     [--cpu-only]
+//!     [--cpu-invocations 50] [--cpu-only]
 //! ```
 //!
 //! `--cpu-only` prints the CPU-per-request table alone (DynamoDB mocked, a
@@ -62,6 +62,7 @@ use crate::cold::{ColdRow, init_breakdown, lambda_env, round_trips, session};
 use crate::events::{Kind, event};
 use crate::report::Results;
 use crate::setup::{item_bytes, seed, setup, tls_twin, version_of};
+use crate::stats::median;
 use crate::tls_proxy::HandshakeStats;
 use crate::warm::{cpu_only, throughput, warm_path};
 
@@ -94,6 +95,8 @@ struct Opts {
     concurrency: usize,
     per_worker: usize,
     cpu_only: bool,
+    /// Invocations of each kind in the CPU-by-kind session.
+    cpu_invocations: usize,
 }
 
 fn opts() -> Res<Opts> {
@@ -116,6 +119,7 @@ fn opts() -> Res<Opts> {
         concurrency: 32,
         per_worker: 100,
         cpu_only: false,
+        cpu_invocations: 50,
     };
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
@@ -145,6 +149,7 @@ fn opts() -> Res<Opts> {
             "--concurrency" => o.concurrency = val()?.parse()?,
             "--per-worker" => o.per_worker = val()?.parse()?,
             "--cpu-only" => o.cpu_only = true,
+            "--cpu-invocations" => o.cpu_invocations = val()?.parse::<usize>()?.max(2),
             "-h" | "--help" => {
                 eprintln!("see the header of examples/bench/main.rs");
                 std::process::exit(0);
@@ -419,7 +424,7 @@ async fn run(o: Opts, certs: tls_proxy::Certs) -> Res<()> {
                 3 => &env_tls,
                 _ => &env,
             };
-            let s = session(bin, env, evs.clone(), log).await?;
+            let s = session(bin, env, evs.clone(), 1, log).await?;
             if let Some(p) = s.first_problem.clone() {
                 cold_problems.push(p);
             }
@@ -436,8 +441,39 @@ async fn run(o: Opts, certs: tls_proxy::Certs) -> Res<()> {
     let mixed: Vec<String> = (0..o.invocations)
         .map(|i| event(Kind::ALL[i % 4], "rt-1", i / 4))
         .collect();
-    let api_s = session(&o.bin, &env, mixed.clone(), &api_log).await?;
-    let hello_s = session(&o.hello, &env, mixed, &hello_log).await?;
+    let slots = Kind::ALL.len();
+    let api_s = session(&o.bin, &env, mixed.clone(), slots, &api_log).await?;
+    let hello_s = session(&o.hello, &env, mixed, slots, &hello_log).await?;
+
+    // 6. The process's CPU per invocation of each kind of the cost table,
+    // over TLS as on AWS: what sets the billed duration at a fraction of a
+    // core. Values and keys none of the warm rows used, so that every PATCH
+    // writes and every keyed one is new (the replay's is the warm row's).
+    let kinds: Vec<Kind> = warm.iter().map(|w| w.kind).collect();
+    progress(&format!(
+        "CPU per invocation by kind: {} invocations of {} kinds over TLS",
+        o.cpu_invocations * kinds.len(),
+        kinds.len()
+    ));
+    let by_kind: Vec<String> = (0..o.cpu_invocations)
+        .flat_map(|j| {
+            kinds
+                .iter()
+                .map(move |&k| event(k, k.ids().0, 10_000_000 + j))
+        })
+        .collect();
+    let kind_s = session(&o.bin, &env_tls, by_kind, kinds.len(), &api_log).await?;
+    let kind_cpu: Vec<(Kind, f64, f64)> = kinds
+        .iter()
+        .enumerate()
+        .map(|(slot, &k)| {
+            (
+                k,
+                median(&kind_s.cpu_by_slot[slot]),
+                median(&kind_s.warm_by_slot[slot]),
+            )
+        })
+        .collect();
 
     let item_bytes = item_bytes(&b, "bench-h").await?;
     report::print(
@@ -461,6 +497,7 @@ async fn run(o: Opts, certs: tls_proxy::Certs) -> Res<()> {
             item_bytes,
             api_s,
             hello_s,
+            kind_cpu,
         },
     )?;
 

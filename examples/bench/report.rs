@@ -44,6 +44,9 @@ pub(crate) struct Results {
     /// The `--invocations` sessions.
     pub(crate) api_s: Session,
     pub(crate) hello_s: Session,
+    /// Per kind of the cost table, from one session over TLS: the process's
+    /// CPU per invocation and push → response, µs (medians).
+    pub(crate) kind_cpu: Vec<(Kind, f64, f64)>,
 }
 
 fn mark(ok: bool) -> &'static str {
@@ -70,6 +73,7 @@ pub(crate) fn print(o: &Opts, b: &Bench, r: Results) -> Res<()> {
         item_bytes,
         api_s,
         hello_s,
+        kind_cpu,
     } = r;
     let (api_init, api_first) = (&cold[0].init, &cold[0].first);
     let (hello_init, hello_first) = (&cold[1].init, &cold[1].first);
@@ -171,7 +175,14 @@ pub(crate) fn print(o: &Opts, b: &Bench, r: Results) -> Res<()> {
     ));
     let warm_tls_json = warm_table(&mut out, &warm_tls);
     out(String::new());
-    let cost_json = cost_section(&mut out, &mut targets, &warm, &warm_tls, item_bytes);
+    let cost_json = cost_section(
+        &mut out,
+        &mut targets,
+        &warm,
+        &warm_tls,
+        &kind_cpu,
+        item_bytes,
+    );
     out(String::new());
 
     let cpu_json = cpu_table(&mut out, &cpu, o.requests.max(1000));
@@ -346,11 +357,13 @@ pub(crate) fn print(o: &Opts, b: &Bench, r: Results) -> Res<()> {
     );
     if let (Some(a), Some(h)) = (api_cpu, hello_cpu) {
         out(format!(
-            "  CPU per invocation after the first (the process's, runtime included): customers-api {:.0} µs, hello world {:.0} µs; at {MEMORY_MB:.0} MB ({:.3} of a vCPU) that CPU alone is {} ms of billed wall",
+            "  CPU per invocation after the first (the process's, runtime included): customers-api {:.0} µs, hello world {:.0} µs; at {MEMORY_MB:.0} MB that fits the {:.1} ms quota of a 20 ms period {:.0} times (back to back it is {} ms of wall at {:.3} of a vCPU)",
             a / 1000.0,
             h / 1000.0,
-            MEMORY_MB / FULL_VCPU_MB,
-            ms(a / 1000.0 / (MEMORY_MB / FULL_VCPU_MB))
+            CFS_PERIOD_US * share(MEMORY_MB) / 1000.0,
+            (CFS_PERIOD_US * share(MEMORY_MB) * 1000.0 / a).floor(),
+            ms(a / 1000.0 / share(MEMORY_MB)),
+            share(MEMORY_MB)
         ));
     }
     if api_s.non_200 > 0 {
@@ -476,6 +489,39 @@ const EVENTBRIDGE_PER_EVENT: f64 = 1.00 / 1e6;
 const MEMORY_MB: f64 = 256.0;
 /// Lambda gives one full vCPU at 1,769 MB, in proportion below.
 const FULL_VCPU_MB: f64 = 1769.0;
+
+/// Lambda caps a function's CPU as a quota per 20 ms period (CFS bandwidth
+/// control): pwrdrvr/lambda-throttling measured the pauses of a busy loop at
+/// every memory size from 128 to 1,769 MB as multiples of 20 ms
+/// (docs/index.html, 2025-03-01). The quota is the memory's share of the
+/// period: 2.9 ms at 256 MB.
+const CFS_PERIOD_US: f64 = 20_000.0;
+
+fn share(mb: f64) -> f64 {
+    (mb / FULL_VCPU_MB).min(1.0)
+}
+
+/// An invocation's wall at `mb` when it starts in a fresh period (the
+/// environment was idle): within the quota it runs at full speed; each
+/// quota it uses up waits out the rest of that period.
+fn idle_wall_us(wall_us: f64, cpu_us: f64, mb: f64) -> f64 {
+    let quota = CFS_PERIOD_US * share(mb);
+    if share(mb) >= 1.0 || cpu_us <= quota {
+        return wall_us;
+    }
+    wall_us + (cpu_us / quota).floor() * (CFS_PERIOD_US - quota)
+}
+
+/// The same in an environment kept busy back to back, every period's quota
+/// used: the CPU runs at the share on average.
+fn busy_wall_us(wall_us: f64, cpu_us: f64, mb: f64) -> f64 {
+    (wall_us - cpu_us).max(0.0) + cpu_us / share(mb)
+}
+
+/// Lambda bills whole milliseconds.
+fn billed_ms(wall_us: f64) -> f64 {
+    (wall_us / 1000.0).ceil().max(1.0)
+}
 
 /// Lambda's charge for one invocation billed `billed_ms`.
 fn lambda_cost(billed_ms: f64) -> f64 {
@@ -603,17 +649,19 @@ pub(crate) fn cost_section(
     targets: &mut Vec<(String, String, bool)>,
     warm: &[Warm],
     warm_tls: &[Warm],
+    kind_cpu: &[(Kind, f64, f64)],
     item_bytes: usize,
 ) -> serde_json::Map<String, Value> {
     out(format!(
         "Cost per request: request units reported by DynamoDB Local (ReturnConsumedCapacity TOTAL on every call), $ per million requests at {MEMORY_MB:.0} MB arm64, us-east-1 list prices"
     ));
     out(format!(
-        "{:<28} {:>15}  {:>15}  {:>8}  {:>9}  {:>9}  {:>9}  {:>9}",
+        "{:<28} {:>15}  {:>15}  {:>7}  {:>6}  {:>9}  {:>8}  {:>13}  {:>9}",
         "request",
         "handler RRU/WRU",
         "raw RRU/WRU",
         "refused",
+        "CPU µs",
         "billed ms",
         "DynamoDB",
         "Lambda",
@@ -625,27 +673,40 @@ pub(crate) fn cost_section(
         let (hr, hw) = (w.handler_units.read / n, w.handler_units.write / n);
         let (rr, rw) = (w.raw_units.read / n, w.raw_units.write / n);
         let refused = w.handler_units.refused_writes as f64 / n;
-        // Billed duration: the handler's p50 over TLS (closer to AWS than the
+        // On a free core: the handler's p50 over TLS (closer to AWS than the
         // plain one), rounded up to Lambda's 1 ms.
         let p50 = warm_tls
             .iter()
             .find(|t| t.kind == w.kind)
             .map_or(w.handler.p50, |t| t.handler.p50);
-        let billed = (p50 / 1000.0).ceil().max(1.0);
+        let billed_one_vcpu = (p50 / 1000.0).ceil().max(1.0);
+        // At the template's memory: the function process's CPU for this kind
+        // at that share of a core, plus the rest of its wall time.
+        let measured = kind_cpu.iter().find(|(k, _, _)| *k == w.kind);
+        let cpu_us = measured.map(|&(_, cpu, _)| cpu);
+        let (billed, billed_busy) =
+            measured.map_or((billed_one_vcpu, billed_one_vcpu), |&(_, cpu, wall)| {
+                (
+                    billed_ms(idle_wall_us(wall, cpu, MEMORY_MB)),
+                    billed_ms(busy_wall_us(wall, cpu, MEMORY_MB)),
+                )
+            });
         // A refused conditional write is billed (1 WRU per KB of the item)
         // though its error reports no capacity.
         let kb = (item_bytes as f64 / 1024.0).ceil().max(1.0);
         let ddb = hr * DDB_PER_RRU + (hw + refused * kb) * DDB_PER_WRU;
         let lambda = lambda_cost(billed);
+        let lambda_busy = lambda_cost(billed_busy);
         out(format!(
-            "{:<28} {:>15}  {:>15}  {:>8}  {:>9}  {:>9}  {:>9}  {:>9}",
+            "{:<28} {:>15}  {:>15}  {:>7}  {:>6}  {:>9}  {:>8}  {:>13}  {:>9}",
             w.kind.label(),
             format!("{hr:.2} / {hw:.2}"),
             format!("{rr:.2} / {rw:.2}"),
             format!("{refused:.2}"),
-            format!("{billed:.0}"),
+            cpu_us.map_or("-".to_owned(), |c| format!("{c:.0}")),
+            format!("{billed:.0} / {billed_busy:.0}"),
             format!("{:.3}", ddb * 1e6),
-            format!("{:.3}", lambda * 1e6),
+            format!("{:.3} / {:.3}", lambda * 1e6, lambda_busy * 1e6),
             format!("{:.3}", (ddb + lambda) * 1e6),
         ));
         if w.kind == Kind::PatchName {
@@ -661,6 +722,10 @@ pub(crate) fn cost_section(
             w.kind.key().into(),
             json!({"handler_rru": round3(hr), "handler_wru": round3(hw), "raw_rru": round3(rr), "raw_wru": round3(rw),
                    "refused_writes_per_request": round3(refused), "billed_ms": billed,
+                   "billed_ms_one_vcpu": billed_one_vcpu, "billed_ms_busy": billed_busy,
+                   "lambda_usd_per_million_busy": round3(lambda_busy * 1e6),
+                   "process_cpu_us": cpu_us.map(round1),
+                   "invocation_wall_us": measured.map(|&(_, _, wall)| round1(wall)),
                    "dynamodb_usd_per_million": round3(ddb * 1e6), "lambda_usd_per_million": round3(lambda * 1e6),
                    "total_usd_per_million": round3((ddb + lambda) * 1e6)}),
         );
@@ -669,7 +734,12 @@ pub(crate) fn cost_section(
         "  RRU/WRU per request as DynamoDB Local reports them (consistent reads 1 RRU per 4 KB, transactions 2 ×); item of {item_bytes} B."
     ));
     out("  refused: conditional writes refused per request (the email change's first UpdateItem): billed 1 WRU per KB on AWS, reported by none; added to DynamoDB $.".into());
-    out("  billed ms: the handler's p50 over TLS rounded up to 1 ms (in process: Lambda also bills the runtime's own time per invocation, ~0.1 ms).".into());
+    out("  CPU µs: the function process's CPU per invocation of this kind (runtime, SDK, TLS included; median of a session over TLS through the Runtime API).".into());
+    out(format!(
+        "  billed ms idle / busy, and Lambda $/M the same: that session's time to the response at {MEMORY_MB:.0} MB, whose CPU quota is {:.1} ms per 20 ms period; idle: the invocation starts a period (within the quota it runs at full speed); busy: back to back, the CPU at {:.3} of a vCPU. total $/M: idle.",
+        CFS_PERIOD_US * share(MEMORY_MB) / 1000.0,
+        share(MEMORY_MB)
+    ));
     out("  prices (us-east-1, 2026-12-02): Lambda arm64 $0.0000133334/GB-s + $0.20/M requests; DynamoDB on-demand $0.625/M WRU, $0.125/M RRU; EventBridge $1.00/M events.".into());
     js
 }
@@ -702,13 +772,16 @@ pub(crate) fn events_section(
         "  PutEvents calls per record: function {:.3}, raw {:.3}; events published per batch {}",
         e.handler_calls_per_record, e.raw_calls_per_record, e.published_per_batch
     ));
-    // Per million events: one invocation per batch, billed its p50 here,
-    // plus EventBridge's charge per event (each entry < 64 KB).
-    let billed = (e.handler.p50 / 1000.0).ceil().max(1.0);
+    // Per million events: one invocation per batch, billed its p50 here
+    // with the batch's CPU at the memory's share of a core (the handler's,
+    // PutEvents answered in process: a lower bound, the SDK's HTTP and TLS
+    // work for the real calls is not in it), plus EventBridge's charge per
+    // event (each entry < 64 KB).
+    let billed = billed_ms(idle_wall_us(e.handler.p50, e.cpu_handler.p50, MEMORY_MB));
     let lambda = lambda_cost(billed) / BATCH as f64;
     let total = lambda + EVENTBRIDGE_PER_EVENT;
     out(format!(
-        "  $ per million events: Lambda {:.3} (one invocation per {BATCH}, billed {billed:.0} ms) + EventBridge {:.2} = {:.3}; the stream's reads by Lambda are free",
+        "  $ per million events: Lambda {:.3} (one invocation per {BATCH}, billed {billed:.0} ms at {MEMORY_MB:.0} MB) + EventBridge {:.2} = {:.3}; the stream's reads by Lambda are free",
         lambda * 1e6,
         EVENTBRIDGE_PER_EVENT * 1e6,
         total * 1e6
@@ -838,44 +911,53 @@ pub(crate) fn tls_cold_section(
 
     // Projection. On demand, init runs on a full, unthrottled vCPU (up to
     // 10 s; AWS's "Effectively running Java on Serverless" guide and the
-    // Lambda Web Adapter's docs), so exec → next is taken as measured; the
-    // handler runs at the memory's share (MB / 1769 of a vCPU): wall = the
-    // request's non-CPU wait + its CPU / share. The last row is the bound if
-    // init had no burst (everything at the share).
-    out("  projected for Lambda, over TLS, ms (on demand: init on a full vCPU, the handler at MB / 1769 of one):".into());
+    // Lambda Web Adapter's docs), so exec → next is taken as measured. The
+    // first request then runs under the CPU quota (20 ms periods): within
+    // one period's quota at full speed. The bounds: the first request at
+    // the share throughout (a period already used up), and init without
+    // its burst.
+    out("  projected for Lambda, over TLS, ms (on demand: init on a full vCPU, the first request under the quota of MB / 1769 × 20 ms per 20 ms):".into());
     out(format!(
-        "    {:<32} {:>10} {:>10} {:>10} {:>10}",
+        "    {:<40} {:>10} {:>10} {:>10} {:>10}",
         "", "128 MB", "256 MB", "512 MB", "1769 MB"
     ));
     const MBS: [f64; 4] = [128.0, 256.0, 512.0, 1769.0];
-    let share = |mb: f64| (mb / FULL_VCPU_MB).min(1.0);
-    let at_share = |wall: f64, cpu: f64| -> Vec<f64> {
-        let wait = (wall - cpu).max(0.0);
-        MBS.iter().map(|mb| wait + cpu / share(*mb)).collect()
-    };
-    let on_demand = |r: &ColdRow| -> Vec<f64> {
-        let init = m(&r.init);
-        at_share(m(&r.first) - init, req_cpu(r).0)
-            .into_iter()
-            .map(|req| init + req)
-            .collect()
+    let each = |f: &dyn Fn(f64) -> f64| -> Vec<f64> { MBS.iter().map(|&mb| f(mb)).collect() };
+    let init_then = |r: &ColdRow, busy: bool| -> Vec<f64> {
+        let (init, req, cpu) = (m(&r.init), m(&r.first) - m(&r.init), req_cpu(r).0);
+        each(&|mb| {
+            init + if busy {
+                busy_wall_us(req, cpu, mb)
+            } else {
+                idle_wall_us(req, cpu, mb)
+            }
+        })
     };
     let mut proj = serde_json::Map::new();
     for (label, key, at) in [
         (
             "customers-api exec→response",
             "customers_api_on_demand",
-            on_demand(api_tls),
+            init_then(api_tls, false),
         ),
-        ("hello exec→response", "hello_on_demand", on_demand(hello)),
+        (
+            "hello exec→response",
+            "hello_on_demand",
+            init_then(hello, false),
+        ),
+        (
+            "customers-api, first request at the share",
+            "customers_api_first_at_share",
+            init_then(api_tls, true),
+        ),
         (
             "customers-api if init had no burst",
             "customers_api_no_burst",
-            at_share(m(&api_tls.first), m(&api_tls.first_cpu)),
+            each(&|mb| busy_wall_us(m(&api_tls.first), m(&api_tls.first_cpu), mb)),
         ),
     ] {
         out(format!(
-            "    {:<32} {:>10} {:>10} {:>10} {:>10}",
+            "    {:<40} {:>10} {:>10} {:>10} {:>10}",
             label,
             ms(at[0]),
             ms(at[1]),
@@ -888,7 +970,9 @@ pub(crate) fn tls_cold_section(
                    "mb_512": round3(at[2] / 1000.0), "mb_1769": round3(at[3] / 1000.0)}),
         );
     }
-    out("    (a cap of a share of one core on this machine's cores; the wait is this stack's, not AWS's)".into());
+    out(
+        "    (this machine's CPU under Lambda's quota; the wait is this stack's, not AWS's)".into(),
+    );
     let row = |r: &ColdRow| {
         json!({"init": round3(m(&r.init) / 1000.0), "first_response": round3(m(&r.first) / 1000.0),
                "init_cpu": round3(m(&r.init_cpu) / 1000.0), "first_response_cpu": round3(m(&r.first_cpu) / 1000.0)})

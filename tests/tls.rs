@@ -191,6 +191,18 @@ impl Init {
         t
     }
 
+    /// No request got through the handshake, and init says so for both
+    /// calls (it goes on: requests would answer 503).
+    fn assert_refused(&self, why: &str) {
+        assert_eq!(self.targets(), Vec::<&str>::new(), "{why}");
+        for line in [
+            "API keys could not be loaded",
+            "DynamoDB table check failed during init",
+        ] {
+            assert!(has_line(&self.logs, &[line]), "{}", self.logs);
+        }
+    }
+
     /// Every request that got through was signed with this key id for this
     /// region (`Credential=<key>/<date>/<region>/<service>/aws4_request`).
     fn assert_signed_with(&self, key: &str, region: &str) {
@@ -281,17 +293,7 @@ async fn the_bundle_file_set_is_trusted() {
 async fn a_server_outside_the_bundle_is_refused() {
     let other = fixture("other-ca.pem");
     let init = init_with(&[("SSL_CERT_FILE", Some(other.as_os_str()))]).await;
-    assert_eq!(init.targets(), Vec::<&str>::new(), "no request got through");
-    assert!(
-        has_line(&init.logs, &["API keys could not be loaded"]),
-        "{}",
-        init.logs
-    );
-    assert!(
-        has_line(&init.logs, &["DynamoDB table check failed during init"]),
-        "{}",
-        init.logs
-    );
+    init.assert_refused("no request got through");
 }
 
 #[tokio::test]
@@ -335,16 +337,7 @@ async fn with_no_variable_only_the_amazon_roots_are_trusted() {
         "no bundle, no discovery: {}",
         init.logs
     );
-    assert_eq!(
-        init.targets(),
-        Vec::<&str>::new(),
-        "the test CA is not Amazon's"
-    );
-    assert!(
-        has_line(&init.logs, &["API keys could not be loaded"]),
-        "{}",
-        init.logs
-    );
+    init.assert_refused("the test CA is not Amazon's");
 }
 
 #[tokio::test]

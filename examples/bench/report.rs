@@ -679,9 +679,9 @@ pub(crate) fn cost_section(
             .iter()
             .find(|t| t.kind == w.kind)
             .map_or(w.handler.p50, |t| t.handler.p50);
-        let billed_one_vcpu = (p50 / 1000.0).ceil().max(1.0);
-        // At the template's memory: the function process's CPU for this kind
-        // at that share of a core, plus the rest of its wall time.
+        let billed_one_vcpu = billed_ms(p50);
+        // At the template's memory: the function process's time and CPU for
+        // this kind, under the CPU quota (idle) and at the share (busy).
         let measured = kind_cpu.iter().find(|(k, _, _)| *k == w.kind);
         let cpu_us = measured.map(|&(_, cpu, _)| cpu);
         let (billed, billed_busy) =
@@ -773,10 +773,10 @@ pub(crate) fn events_section(
         e.handler_calls_per_record, e.raw_calls_per_record, e.published_per_batch
     ));
     // Per million events: one invocation per batch, billed its p50 here
-    // with the batch's CPU at the memory's share of a core (the handler's,
-    // PutEvents answered in process: a lower bound, the SDK's HTTP and TLS
-    // work for the real calls is not in it), plus EventBridge's charge per
-    // event (each entry < 64 KB).
+    // with the batch's CPU under the memory's quota, the environment idle
+    // before it (the handler's CPU, PutEvents answered in process: a lower
+    // bound, the SDK's HTTP and TLS work for the real calls is not in it),
+    // plus EventBridge's charge per event (each entry < 64 KB).
     let billed = billed_ms(idle_wall_us(e.handler.p50, e.cpu_handler.p50, MEMORY_MB));
     let lambda = lambda_cost(billed) / BATCH as f64;
     let total = lambda + EVENTBRIDGE_PER_EVENT;

@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use customers_api::http;
-use customers_api::startup::{config::Config, init, logging, tls};
+use customers_api::startup::{config::Config, init, logging, partitions, tls};
 use rustls::pki_types::CertificateDer;
 use rustls::pki_types::pem::PemObject;
 
@@ -32,6 +32,9 @@ fn main() {
     // SAFETY: single-threaded still, as in src/bin/customers-api.rs.
     let roots = unsafe { tls::select(config.tls_roots) };
     mark("tls_roots_choice");
+    // SAFETY: as above.
+    unsafe { partitions::select() };
+    mark("partitions_choice");
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

@@ -1,11 +1,12 @@
 use std::sync::Arc;
 
 use customers_api::http;
-use customers_api::startup::{config::Config, init, logging, tls};
+use customers_api::startup::{config::Config, init, logging, partitions, tls};
 use lambda_http::{Error, service_fn};
 
-// No `#[tokio::main]`: the runtime is built after `tls::select`, which may
-// set an environment variable and so must run while there is one thread.
+// No `#[tokio::main]`: the runtime is built after `tls::select` and
+// `partitions::select`, which may set environment variables and so must run
+// while there is one thread.
 fn main() -> Result<(), Error> {
     logging::init();
     let config = match Config::from_env() {
@@ -18,7 +19,10 @@ fn main() -> Result<(), Error> {
     };
     // SAFETY: no thread has been started yet; logging and reading the
     // configuration start none.
-    unsafe { tls::select(config.tls_roots) };
+    unsafe {
+        tls::select(config.tls_roots);
+        partitions::select();
+    }
     // One thread: an execution environment is handed one request at a time,
     // and a worker pool only adds thread starts to init and cross-thread
     // wake-ups to every call (`make bench --compare`: cold start -0.4 ms).

@@ -7,10 +7,10 @@ use std::time::SystemTime;
 use aws_lambda_events::dynamodb::Event;
 use customers_api::events;
 use customers_api::startup::events::{EventsConfig, app, last_call};
-use customers_api::startup::{init, logging, tls};
+use customers_api::startup::{init, logging, partitions, tls};
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 
-// As customers-api: the runtime is built after `tls::select`.
+// As customers-api: the runtime is built after the two `select`s.
 fn main() -> Result<(), Error> {
     logging::init();
     let config = match EventsConfig::from_env() {
@@ -23,7 +23,10 @@ fn main() -> Result<(), Error> {
     };
     // SAFETY: no thread has been started yet; logging and reading the
     // configuration start none.
-    unsafe { tls::select(config.tls_roots) };
+    unsafe {
+        tls::select(config.tls_roots);
+        partitions::select();
+    }
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?

@@ -22,15 +22,16 @@ if [[ "${BENCH_NO_BUILD:-0}" != 1 ]]; then
 	# Two builds, bin first: built together with the examples, the binary
 	# would get the features the dev-dependencies turn on in shared crates
 	# (feature unification), i.e. not be the binary that ships (+0.5 MB).
-	log "cargo build --release --bin customers-api, then --examples (cold: ~10 minutes on 2 cores)"
-	cargo build --release --bin customers-api || die "release build of the function failed"
+	log "cargo build --release --bin customers-api --bin customers-events, then --examples (cold: ~10 minutes on 2 cores)"
+	cargo build --release --bin customers-api --bin customers-events || die "release build of the functions failed"
 	cargo build --release --examples || die "release build of the examples failed"
 fi
 bin="$ROOT/target/release/customers-api"
+events_bin="$ROOT/target/release/customers-events"
 hello="$ROOT/target/release/examples/hello"
 bench="$ROOT/target/release/examples/bench"
 probe="$ROOT/target/release/examples/init_probe"
-for f in "$bin" "$hello" "$bench" "$probe"; do
+for f in "$bin" "$events_bin" "$hello" "$bench" "$probe"; do
 	[[ -x "$f" ]] || die "$f is missing; run without BENCH_NO_BUILD"
 done
 
@@ -50,6 +51,6 @@ trap 'exit 129' HUP
 load_env_file "$stack_dir/env"
 
 mkdir -p "$ROOT/target/bench"
-"$bench" --bin "$bin" --hello "$hello" --probe "$probe" \
+"$bench" --bin "$bin" --events-bin "$events_bin" --hello "$hello" --probe "$probe" \
 	--out "$ROOT/target/bench/latest.json" \
 	--package "$ROOT/target/bench/package.json" "$@"

@@ -39,7 +39,8 @@ pub(crate) struct Session {
     pub(crate) cpu_by_slot: Vec<Vec<u64>>,
     pub(crate) vm_hwm_kb: Option<u64>,
     pub(crate) vm_rss_kb: Option<u64>,
-    pub(crate) non_200: usize,
+    /// Answers that did not meet the session's `Expect`.
+    pub(crate) unexpected: usize,
     pub(crate) first_problem: Option<String>,
 }
 
@@ -136,19 +137,40 @@ pub(crate) fn process_cpu_ns(pid: u32) -> Option<u64> {
     Some(total)
 }
 
-fn status_of(body: &[u8]) -> Option<u16> {
-    let v: Value = serde_json::from_slice(body).ok()?;
-    v.get("statusCode")?.as_u64().map(|n| n as u16)
+/// What a session's answers must be to count as served.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Expect {
+    /// API Gateway responses of status 200 (customers-api, the floor).
+    Status200,
+    /// `ReportBatchItemFailures` answers with no failure (customers-events).
+    NoBatchFailures,
+}
+
+impl Expect {
+    fn met_by(self, body: &[u8]) -> bool {
+        let Ok(v) = serde_json::from_slice::<Value>(body) else {
+            return false;
+        };
+        match self {
+            Expect::Status200 => v.get("statusCode").and_then(Value::as_u64) == Some(200),
+            Expect::NoBatchFailures => v
+                .get("batchItemFailures")
+                .and_then(Value::as_array)
+                .is_some_and(Vec::is_empty),
+        }
+    }
 }
 
 /// Spawns `bin` against a fresh Runtime API, serves `events.len()`
 /// invocations one after another, reads its memory high-water mark, kills it.
-/// The events rotate through `slots` kinds (for `warm_by_slot`).
+/// The events rotate through `slots` kinds (for `warm_by_slot`); an answer
+/// that does not meet `expect` is counted in `unexpected`.
 pub(crate) async fn session(
     bin: &Path,
     env: &[(String, String)],
     events: Vec<String>,
     slots: usize,
+    expect: Expect,
     stderr_log: &Path,
 ) -> Res<Session> {
     use runtime_api::Event;
@@ -186,7 +208,7 @@ pub(crate) async fn session(
         let mut cpu_by_slot: Vec<Vec<u64>> = vec![Vec::new(); slots];
         let mut cpu_at_last_response = None;
         let mut done = 0usize;
-        let mut non_200 = 0usize;
+        let mut unexpected = 0usize;
         let mut first_problem = None;
         let deadline = tokio::time::sleep(Duration::from_secs(60 + n as u64 / 10));
         tokio::pin!(deadline);
@@ -203,8 +225,8 @@ pub(crate) async fn session(
                         if id != format!("inv-{done:05}") {
                             return Err(format!("response for {id}, expected inv-{done:05}").into());
                         }
-                        if status_of(&body) != Some(200) {
-                            non_200 += 1;
+                        if !expect.met_by(&body) {
+                            unexpected += 1;
                             first_problem.get_or_insert_with(|| String::from_utf8_lossy(&body).chars().take(400).collect());
                         }
                         let cpu_now = process_cpu_ns(pid);
@@ -256,7 +278,7 @@ pub(crate) async fn session(
             cpu_by_slot,
             vm_hwm_kb: proc_status_kb(pid, "VmHWM:"),
             vm_rss_kb: proc_status_kb(pid, "VmRSS:"),
-            non_200,
+            unexpected,
             first_problem,
         })
     }

@@ -73,6 +73,10 @@ fn record(base: &crate::setup::Item, id: &str, version: u64, seq: usize) -> serd
 }
 
 fn batch(base: &crate::setup::Item, round: usize) -> Res<Event> {
+    Ok(serde_json::from_value(batch_json(base, round))?)
+}
+
+fn batch_json(base: &crate::setup::Item, round: usize) -> serde_json::Value {
     let records: Vec<_> = (0..BATCH)
         .map(|j| {
             record(
@@ -83,7 +87,30 @@ fn batch(base: &crate::setup::Item, round: usize) -> Res<Event> {
             )
         })
         .collect();
-    Ok(serde_json::from_value(json!({ "Records": records }))?)
+    json!({ "Records": records })
+}
+
+/// The customer the records are made from (a seeded item).
+async fn base_item(b: &Bench) -> Res<crate::setup::Item> {
+    Ok(b.admin
+        .get_item()
+        .table_name(&b.table)
+        .key("pk", s("customer#bench-h"))
+        .consistent_read(true)
+        .send()
+        .await?
+        .item
+        .ok_or("bench-h is missing")?)
+}
+
+/// `n` stream batches as the Runtime API hands them to the function, for a
+/// session of the `customers-events` binary; rounds after the in-process
+/// rows', so that every event is new.
+pub(crate) async fn stream_batches(b: &Bench, n: usize) -> Res<Vec<String>> {
+    let base = base_item(b).await?;
+    Ok((0..n)
+        .map(|i| batch_json(&base, 1_000 + i).to_string())
+        .collect())
 }
 
 fn events_app(client: aws_sdk_eventbridge::Client) -> Res<EventsApp> {
@@ -125,16 +152,7 @@ fn entries_of(ev: &Event, app: &EventsApp) -> Res<Vec<Vec<Entry>>> {
 }
 
 pub(crate) async fn events_rows(b: &Bench, batches: usize) -> Res<EventsRow> {
-    let base = b
-        .admin
-        .get_item()
-        .table_name(&b.table)
-        .key("pk", s("customer#bench-h"))
-        .consistent_read(true)
-        .send()
-        .await?
-        .item
-        .ok_or("bench-h is missing")?;
+    let base = base_item(b).await?;
     let sdk = init::sdk_config(&b.config).await;
     let count = Counter::default();
     let client = aws_sdk_eventbridge::Client::from_conf(

@@ -7,6 +7,7 @@
 //! ```text
 //! target/release/examples/bench --bin target/release/customers-api \
 //!     --hello target/release/examples/hello [--out target/bench/latest.json]
+//!     [--events-bin target/release/customers-events]
 //!     [--requests 5000] [--warmup 500] [--cold 25] [--invocations 1000]
 //!     [--concurrency 32] [--per-worker 100] [--package target/bench/package.json]
 //!     [--compare OTHER_BUILD_OF_THE_FUNCTION [--compare-roots amazon|system]]
@@ -36,7 +37,8 @@
 //!   DynamoDB work on a twin item, through the same client;
 //! - cold start: the release binary and a `lambda_http` hello world, each
 //!   spawned against a minimal Lambda Runtime API served here;
-//! - peak RSS after 1000 invocations through that Runtime API;
+//! - peak RSS after 1000 invocations through that Runtime API, and the
+//!   change-events binary's peak RSS and CPU per stream batch the same way;
 //! - throughput with 32 requests in flight, handler against raw SDK calls;
 //! - SSM GetParameter and DynamoDB GetItem (init's warm-up) with a fresh client each time
 //!   (connection setup included): the unavoidable part of init.
@@ -58,7 +60,7 @@ use std::time::Instant;
 
 use customers_api::startup::init;
 
-use crate::cold::{ColdRow, init_breakdown, lambda_env, round_trips, session};
+use crate::cold::{ColdRow, Expect, init_breakdown, lambda_env, round_trips, session};
 use crate::events::{Kind, event};
 use crate::report::Results;
 use crate::setup::{item_bytes, seed, setup, tls_twin, version_of};
@@ -78,6 +80,8 @@ struct Opts {
     bin: PathBuf,
     hello: PathBuf,
     probe: PathBuf,
+    /// The change-events function's binary (its own session: RSS, CPU).
+    events_bin: PathBuf,
     out: PathBuf,
     package: PathBuf,
     compare: Option<PathBuf>,
@@ -104,6 +108,7 @@ fn opts() -> Res<Opts> {
         bin: "target/release/customers-api".into(),
         hello: "target/release/examples/hello".into(),
         probe: "target/release/examples/init_probe".into(),
+        events_bin: "target/release/customers-events".into(),
         out: "target/bench/latest.json".into(),
         package: "target/bench/package.json".into(),
         compare: None,
@@ -128,6 +133,7 @@ fn opts() -> Res<Opts> {
             "--bin" => o.bin = val()?.into(),
             "--hello" => o.hello = val()?.into(),
             "--probe" => o.probe = val()?.into(),
+            "--events-bin" => o.events_bin = val()?.into(),
             "--out" => o.out = val()?.into(),
             "--package" => o.package = val()?.into(),
             "--compare" => o.compare = Some(val()?.into()),
@@ -424,7 +430,7 @@ async fn run(o: Opts, certs: tls_proxy::Certs) -> Res<()> {
                 3 => &env_tls,
                 _ => &env,
             };
-            let s = session(bin, env, evs.clone(), 1, log).await?;
+            let s = session(bin, env, evs.clone(), 1, Expect::Status200, log).await?;
             if let Some(p) = s.first_problem.clone() {
                 cold_problems.push(p);
             }
@@ -442,8 +448,54 @@ async fn run(o: Opts, certs: tls_proxy::Certs) -> Res<()> {
         .map(|i| event(Kind::ALL[i % 4], "rt-1", i / 4))
         .collect();
     let slots = Kind::ALL.len();
-    let api_s = session(&o.bin, &env, mixed.clone(), slots, &api_log).await?;
-    let hello_s = session(&o.hello, &env, mixed, slots, &hello_log).await?;
+    let api_s = session(
+        &o.bin,
+        &env,
+        mixed.clone(),
+        slots,
+        Expect::Status200,
+        &api_log,
+    )
+    .await?;
+    let hello_s = session(&o.hello, &env, mixed, slots, Expect::Status200, &hello_log).await?;
+
+    // 5b. The change-events function as Lambda runs it: stream batches of
+    // 100 through the Runtime API, PutEvents to moto over TLS (the SSM
+    // proxy's moto serves EventBridge too): its peak RSS, and its CPU per
+    // batch with the real calls' HTTP and TLS in it.
+    let events_s = if o.events_bin.is_file() {
+        let n = o.events_batches.max(2);
+        progress(&format!(
+            "{n} stream batches of {} through the Runtime API (customers-events)",
+            events_fn::BATCH
+        ));
+        let env_events: Vec<(String, String)> = env_tls
+            .iter()
+            .filter(|(k, _)| k != "AWS_LAMBDA_FUNCTION_NAME")
+            .cloned()
+            .chain([
+                ("AWS_LAMBDA_FUNCTION_NAME".into(), "customers-events".into()),
+                ("EVENT_BUS_NAME".into(), "default".into()),
+                ("AWS_ENDPOINT_URL_EVENTBRIDGE".into(), tls_urls.1.clone()),
+            ])
+            .collect();
+        let batches = events_fn::stream_batches(&b, n).await?;
+        let log = out_dir.join("customers-events.stderr.log");
+        let _ = std::fs::remove_file(&log);
+        Some(
+            session(
+                &o.events_bin,
+                &env_events,
+                batches,
+                1,
+                Expect::NoBatchFailures,
+                &log,
+            )
+            .await?,
+        )
+    } else {
+        None
+    };
 
     // 6. The process's CPU per invocation of each kind of the cost table,
     // over TLS as on AWS: what sets the billed duration at a fraction of a
@@ -462,7 +514,15 @@ async fn run(o: Opts, certs: tls_proxy::Certs) -> Res<()> {
                 .map(move |&k| event(k, k.ids().0, 10_000_000 + j))
         })
         .collect();
-    let kind_s = session(&o.bin, &env_tls, by_kind, kinds.len(), &api_log).await?;
+    let kind_s = session(
+        &o.bin,
+        &env_tls,
+        by_kind,
+        kinds.len(),
+        Expect::Status200,
+        &api_log,
+    )
+    .await?;
     let kind_cpu: Vec<(Kind, f64, f64)> = kinds
         .iter()
         .enumerate()
@@ -497,6 +557,7 @@ async fn run(o: Opts, certs: tls_proxy::Certs) -> Res<()> {
             item_bytes,
             api_s,
             hello_s,
+            events_s,
             kind_cpu,
         },
     )?;

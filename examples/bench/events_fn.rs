@@ -33,6 +33,9 @@ pub(crate) struct EventsRow {
     /// Per batch, µs: `PutEvents` answered in process.
     pub(crate) cpu_handler: Pct,
     pub(crate) cpu_raw: Pct,
+    /// Per batch, µs: the batch's JSON read into the event type, which the
+    /// runtime does before the handler runs.
+    pub(crate) parse: Pct,
     pub(crate) handler_calls_per_record: f64,
     pub(crate) raw_calls_per_record: f64,
     pub(crate) published_per_batch: usize,
@@ -213,9 +216,12 @@ pub(crate) async fn events_rows(b: &Bench, batches: usize) -> Res<EventsRow> {
     let mocked = mock_client!(aws_sdk_eventbridge, RuleMode::MatchAny, &[&put]);
     let mock_app = events_app(mocked.clone())?;
     let cpu_rounds = (batches * 5).max(50);
-    let (mut ch, mut cr) = (Vec::new(), Vec::new());
+    let (mut ch, mut cr, mut cp) = (Vec::new(), Vec::new(), Vec::new());
     for round in 0..warmup + cpu_rounds {
-        let ev = batch(&base, round)?;
+        let text = batch_json(&base, round).to_string();
+        let t = Instant::now();
+        let ev: Event = serde_json::from_str(&text)?;
+        let pd = t.elapsed();
         let entries = entries_of(&ev, &mock_app)?;
         let t = Instant::now();
         let (_, summary) = events::handle(&mock_app, &ev, None).await;
@@ -229,6 +235,7 @@ pub(crate) async fn events_rows(b: &Bench, batches: usize) -> Res<EventsRow> {
         if round >= warmup {
             ch.push(ns(hd));
             cr.push(ns(rd));
+            cp.push(ns(pd));
         }
     }
     let records = (batches * BATCH) as f64;
@@ -238,6 +245,7 @@ pub(crate) async fn events_rows(b: &Bench, batches: usize) -> Res<EventsRow> {
         raw: pct(&r),
         cpu_handler: pct(&ch),
         cpu_raw: pct(&cr),
+        parse: pct(&cp),
         handler_calls_per_record: h_calls as f64 / records,
         raw_calls_per_record: r_calls as f64 / records,
         published_per_batch: published,

@@ -10,8 +10,8 @@
 #   make clean-local  stop every local stack and delete .local/
 #   make clean-tools  delete .venv/ and node_modules/
 #   make bench        release build + benchmark on a private stack (target/bench/latest.json)
-#   make package      cargo lambda build --release --arm64 --output-format zip, with sizes
-#                     (ARCH=x86_64: the x86_64 zip)
+#   make package      cargo lambda build --release --arm64 --output-format zip of both
+#                     functions, with sizes (ARCH=x86_64: the x86_64 zips)
 #
 # Needs on the machine: Rust (cargo, rustfmt, clippy), Java 17+, Python 3.9+
 # with venv, Node.js + npm. Everything else installs inside the checkout
@@ -95,10 +95,10 @@ clean-tools:
 bench: tools
 	@scripts/bench.sh $(ARGS)
 
-# cargo lambda build --release --arm64 --output-format zip (Zig from .venv/);
-# prints the bootstrap and zip sizes, JSON in target/bench/package.json.
-# ARCH=x86_64 builds the x86_64 zip (--x86-64), for a machine without the
-# aarch64 target: make package ARCH=x86_64.
+# cargo lambda build --release --arm64 --output-format zip of customers-api and
+# customers-events (Zig from .venv/); prints each bootstrap's and zip's size,
+# JSON in target/bench/package.json. ARCH=x86_64 builds the x86_64 zips
+# (--x86-64), for a machine without the aarch64 target: make package ARCH=x86_64.
 package: tools
 	@ARCH="$(ARCH)" scripts/package.sh
 

@@ -2,15 +2,18 @@
 # `make package`: the deployment artifact, built as `sam build` builds it
 # (template.yaml: BuildMethod rust-cargolambda):
 #
-#   cargo lambda build --release --arm64 --output-format zip --bin customers-api
+#   cargo lambda build --release --arm64 --output-format zip \
+#       --bin customers-api --bin customers-events
 #
+# (the two functions of template.yaml; customers-admin is no Lambda).
 # with cargo-lambda and Zig (PyPI `ziglang`, the cross linker) from .venv/.
 # ARCH=x86_64 (make package ARCH=x86_64) builds the x86_64 zip instead
 # (`--x86-64`), for a machine without the aarch64 target; deploy it with the
 # template's architecture set to x86_64.
-# Reports the size of the stripped `bootstrap` and of the zip, beside
-# the targets of issue 5 (bootstrap < 8 MB, zip < 4 MB), and writes them to
-# target/bench/package.json (which `make bench` shows in its table).
+# Reports the size of each function's stripped `bootstrap` and of its zip,
+# beside the targets of issue 5 (bootstrap < 8 MB, zip < 4 MB), and writes
+# them to target/bench/package.json (customers-api's at the top level, which
+# `make bench` shows in its table, and each function's under "functions").
 # About 7 minutes on 2 cores from cold.
 set -uo pipefail
 # shellcheck source=scripts/lib.sh
@@ -50,44 +53,54 @@ if [[ ! -d "$sysroot/lib/rustlib/$target/lib" ]] &&
 	exit 2
 fi
 
-log "cargo lambda build --release $flag --output-format zip --bin customers-api"
+functions=(customers-api customers-events)
+log "cargo lambda build --release $flag --output-format zip --bin ${functions[0]} --bin ${functions[1]}"
 start=$SECONDS
-# --bin: the crate has other binaries (customers-admin), which are no Lambda.
-cargo lambda build --release "$flag" --output-format zip --bin customers-api || die "cargo lambda build failed"
+cargo lambda build --release "$flag" --output-format zip --bin "${functions[0]}" --bin "${functions[1]}" ||
+	die "cargo lambda build failed"
 took=$((SECONDS - start))
 
-zip="$ROOT/target/lambda/customers-api/bootstrap.zip"
-bin="$ROOT/target/$target/release/customers-api"
-[[ -f "$zip" ]] || die "$zip was not produced"
-[[ -f "$bin" ]] || die "$bin was not produced"
-
-# The zip holds `bootstrap`; measure what is inside it.
 tmp="$(mktemp -d)"
 trap 'rm -rf "$tmp"' EXIT
-"$VENV/bin/python" - "$zip" "$tmp" <<'PY'
+# One line per function: name, bootstrap bytes, zip bytes, stripped, file(1).
+sizes="$tmp/sizes"
+: >"$sizes"
+for fn in "${functions[@]}"; do
+	zip="$ROOT/target/lambda/$fn/bootstrap.zip"
+	[[ -f "$zip" ]] || die "$zip was not produced"
+	# The zip holds `bootstrap`; measure what is inside it.
+	mkdir -p "$tmp/$fn"
+	"$VENV/bin/python" - "$zip" "$tmp/$fn" <<'PY' || die "$zip holds no bootstrap"
 import sys, zipfile
 with zipfile.ZipFile(sys.argv[1]) as z:
     z.extract("bootstrap", sys.argv[2])
 PY
-bootstrap="$tmp/bootstrap"
-bootstrap_bytes="$(stat -c %s "$bootstrap")"
-zip_bytes="$(stat -c %s "$zip")"
-info="$(file -b "$bootstrap" 2>/dev/null || echo unknown)"
-stripped=false
-if [[ "$info" == *", stripped"* ]]; then stripped=true; fi
+	bootstrap="$tmp/$fn/bootstrap"
+	info="$(file -b "$bootstrap" 2>/dev/null || echo unknown)"
+	stripped=false
+	if [[ "$info" == *", stripped"* ]]; then stripped=true; fi
+	printf '%s\t%s\t%s\t%s\t%s\n' "$fn" "$(stat -c %s "$bootstrap")" "$(stat -c %s "$zip")" "$stripped" "$info" >>"$sizes"
+done
 
 mkdir -p "$ROOT/target/bench"
-"$VENV/bin/python" - "$ROOT/target/bench/package.json" "$bootstrap_bytes" "$zip_bytes" "$stripped" "$took" "$info" "$target" <<'PY'
+"$VENV/bin/python" - "$ROOT/target/bench/package.json" "$sizes" "$took" "$target" <<'PY'
 import datetime, json, sys
-out, b, z, stripped, took, info, target = sys.argv[1:]
+out, sizes, took, target = sys.argv[1:]
+functions = {}
+for line in open(sizes):
+    name, b, z, stripped, info = line.rstrip("\n").split("\t")
+    functions[name] = {"bootstrap_bytes": int(b), "zip_bytes": int(z),
+                       "stripped": stripped == "true", "file": info}
+api = functions["customers-api"]
 json.dump({
     "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
     "target": target,
-    "bootstrap_bytes": int(b),
-    "zip_bytes": int(z),
-    "stripped": stripped == "true",
+    "bootstrap_bytes": api["bootstrap_bytes"],
+    "zip_bytes": api["zip_bytes"],
+    "stripped": api["stripped"],
     "build_seconds": int(took),
-    "file": info,
+    "file": api["file"],
+    "functions": functions,
 }, open(out, "w"), indent=2)
 open(out, "a").write("\n")
 PY
@@ -95,7 +108,10 @@ PY
 mb() { awk -v b="$1" 'BEGIN { printf "%.2f MB", b / 1048576 }'; }
 ok() { if (($1 < $2)); then printf '✓'; else printf '✗'; fi; }
 printf '\nPackage (%s, built in %ss)\n' "$target" "$took"
-printf '  %s bootstrap (stripped: %s) %-12s target < 8 MB\n' "$(ok "$bootstrap_bytes" 8388608)" "$stripped" "$(mb "$bootstrap_bytes")"
-printf '  %s bootstrap.zip                %-12s target < 4 MB\n' "$(ok "$zip_bytes" 4194304)" "$(mb "$zip_bytes")"
-printf "  %s\n  bootstrap inside it: %s\n" "$zip" "$info"
+while IFS=$'\t' read -r fn bootstrap_bytes zip_bytes stripped info; do
+	printf '  %s\n' "$fn"
+	printf '    %s bootstrap (stripped: %s) %-12s target < 8 MB\n' "$(ok "$bootstrap_bytes" 8388608)" "$stripped" "$(mb "$bootstrap_bytes")"
+	printf '    %s bootstrap.zip                %-12s target < 4 MB\n' "$(ok "$zip_bytes" 4194304)" "$(mb "$zip_bytes")"
+	printf '    target/lambda/%s/bootstrap.zip: %s\n' "$fn" "$info"
+done <"$sizes"
 printf '  figures: target/bench/package.json\n'

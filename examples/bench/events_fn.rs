@@ -20,7 +20,7 @@ use serde_json::json;
 use crate::Res;
 use crate::call_counter::Counter;
 use crate::raw::s;
-use crate::setup::Bench;
+use crate::setup::{Bench, seeded_item};
 use crate::stats::{Pct, ns, pct};
 
 pub(crate) const BATCH: usize = 100;
@@ -93,24 +93,11 @@ fn batch_json(base: &crate::setup::Item, round: usize) -> serde_json::Value {
     json!({ "Records": records })
 }
 
-/// The customer the records are made from (a seeded item).
-async fn base_item(b: &Bench) -> Res<crate::setup::Item> {
-    Ok(b.admin
-        .get_item()
-        .table_name(&b.table)
-        .key("pk", s("customer#bench-h"))
-        .consistent_read(true)
-        .send()
-        .await?
-        .item
-        .ok_or("bench-h is missing")?)
-}
-
 /// `n` stream batches as the Runtime API hands them to the function, for a
 /// session of the `customers-events` binary; rounds after the in-process
 /// rows', so that every event is new.
 pub(crate) async fn stream_batches(b: &Bench, n: usize) -> Res<Vec<String>> {
-    let base = base_item(b).await?;
+    let base = seeded_item(b, "bench-h").await?;
     Ok((0..n)
         .map(|i| batch_json(&base, 1_000 + i).to_string())
         .collect())
@@ -155,7 +142,7 @@ fn entries_of(ev: &Event, app: &EventsApp) -> Res<Vec<Vec<Entry>>> {
 }
 
 pub(crate) async fn events_rows(b: &Bench, batches: usize) -> Res<EventsRow> {
-    let base = base_item(b).await?;
+    let base = seeded_item(b, "bench-h").await?;
     let sdk = init::sdk_config(&b.config).await;
     let count = Counter::default();
     let client = aws_sdk_eventbridge::Client::from_conf(

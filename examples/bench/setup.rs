@@ -264,14 +264,25 @@ pub(crate) fn item_size(item: &Item) -> usize {
     item.iter().map(|(k, v)| k.len() + value(v)).sum()
 }
 
-pub(crate) async fn item_bytes(b: &Bench, id: &str) -> Res<usize> {
-    let out = b
-        .admin
+/// Customer `id`'s stored item (a consistent read), if there is one.
+async fn stored(b: &Bench, id: &str) -> Res<Option<Item>> {
+    Ok(b.admin
         .get_item()
         .table_name(&b.table)
         .key("pk", s(format!("customer#{id}")))
         .consistent_read(true)
         .send()
-        .await?;
-    Ok(out.item.as_ref().map_or(0, item_size))
+        .await?
+        .item)
+}
+
+/// A seeded customer's stored item; its absence is an error.
+pub(crate) async fn seeded_item(b: &Bench, id: &str) -> Res<Item> {
+    stored(b, id)
+        .await?
+        .ok_or_else(|| format!("{id} is missing").into())
+}
+
+pub(crate) async fn item_bytes(b: &Bench, id: &str) -> Res<usize> {
+    Ok(stored(b, id).await?.as_ref().map_or(0, item_size))
 }

@@ -144,16 +144,7 @@ pub(crate) async fn cpu_only(
     use aws_sdk_dynamodb::types::error::ConditionalCheckFailedException;
     use aws_smithy_mocks::{RuleMode, mock, mock_client};
 
-    let mut item = b
-        .admin
-        .get_item()
-        .table_name(&b.table)
-        .key("pk", s("customer#bench-h"))
-        .consistent_read(true)
-        .send()
-        .await?
-        .item
-        .ok_or("bench-h is missing")?;
+    let mut item = crate::setup::seeded_item(b, "bench-h").await?;
     // An email that no request sets, so every email PATCH is a change.
     item.insert("email".into(), s("mock-other@example.com"));
     item.insert("emailNorm".into(), s("mock-other@example.com"));
